@@ -1,0 +1,150 @@
+//! `cfyd serve`: open the data directory, bind every listener, run until a
+//! shutdown signal, then stop accepting, finish in-flight work and flush.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::config::Config;
+use crate::datadir::DataDir;
+use crate::listeners::Listener;
+use crate::rest::status::Service;
+use crate::rest::{self, RestState};
+
+/// How long in-flight work may take after a shutdown signal.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The listeners this build serves, in start order.
+const SERVED: &[Listener] = &[Listener::Rest, Listener::RestInternal, Listener::Logstash];
+
+/// Runs the manager until `shutdown` resolves.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let data = DataDir::open(&config.data_dir)?;
+
+    let mut bound = BTreeMap::new();
+    for &listener in SERVED {
+        let addr = listener.addr(&config)?;
+        let socket = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr} for {}", listener.config_key()))?;
+        let local = socket.local_addr()?;
+        tracing::info!(listener = listener.config_key(), addr = %local, "listening");
+        bound.insert(listener, (socket, local));
+    }
+    let ports: BTreeMap<&'static str, u16> = bound
+        .iter()
+        .map(|(l, (_, addr))| (l.config_key(), addr.port()))
+        .collect();
+
+    let services = Arc::new(services(&bound));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+    for (listener, (socket, _)) in bound {
+        let stop = stop_rx.clone();
+        match listener {
+            Listener::Rest | Listener::RestInternal => {
+                let app = rest::router(RestState {
+                    services: services.clone(),
+                    internal: listener == Listener::RestInternal,
+                });
+                tasks.spawn(async move {
+                    let mut stop = stop;
+                    let result = axum::serve(socket, app)
+                        .with_graceful_shutdown(async move {
+                            let _ = stop.wait_for(|s| *s).await;
+                        })
+                        .await;
+                    if let Err(e) = result {
+                        tracing::error!(error = %e, "rest listener failed");
+                    }
+                });
+            }
+            Listener::Logstash => {
+                tasks.spawn(crate::logstash::serve(socket, stop));
+            }
+            other => anyhow::bail!(
+                "listener {} is not served by this build",
+                other.config_key()
+            ),
+        }
+    }
+
+    data.write_ports(&ports)
+        .with_context(|| format!("cannot write ports.json in {}", data.path().display()))?;
+    tracing::info!(
+        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+        data_dir = %data.path().display(),
+        "cfyd ready"
+    );
+
+    shutdown.await;
+    tracing::info!("shutting down: no new connections, draining in-flight requests");
+    let _ = stop_tx.send(true);
+    let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            timeout_s = DRAIN_TIMEOUT.as_secs(),
+            "in-flight work did not finish in time"
+        );
+        tasks.abort_all();
+    }
+    data.remove_ports();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// The `/status` entries for the services this process really runs.
+fn services(bound: &BTreeMap<Listener, (TcpListener, std::net::SocketAddr)>) -> Vec<Service> {
+    let addr = |l: Listener| {
+        bound
+            .get(&l)
+            .map(|(_, a)| a.to_string())
+            .unwrap_or_default()
+    };
+    vec![
+        Service::running(
+            "Manager Rest-Service",
+            "cfyd-restservice",
+            format!(
+                "cfyd REST service on {} and {}",
+                addr(Listener::Rest),
+                addr(Listener::RestInternal)
+            ),
+        ),
+        Service::running(
+            "Logstash",
+            "cfyd-logstash",
+            format!("cfyd liveness listener on {}", addr(Listener::Logstash)),
+        ),
+    ]
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let term = async {
+        match signal(SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!(signal = "SIGINT", "signal received"),
+        _ = term => tracing::info!(signal = "SIGTERM", "signal received"),
+    }
+}

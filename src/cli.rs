@@ -1,0 +1,130 @@
+//! The command line: `cfyd serve`, `cfyd config show`, `cfyd version`.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::Overrides;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cfyd",
+    version,
+    about = "A Cloudify-3.3-compatible manager in one binary"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start every listener and run until SIGINT or SIGTERM.
+    Serve(ConfigArgs),
+    /// Inspect the configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Print the version.
+    Version,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the effective configuration (defaults, file, environment, flags).
+    Show(ConfigArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormatArg {
+    Pretty,
+    Json,
+}
+
+/// Flags that feed the last configuration layer.
+#[derive(Debug, Clone, Args)]
+pub struct ConfigArgs {
+    /// Configuration file (default: `<data-dir>/cfyd.toml` when it exists).
+    #[arg(long, env = "CFYD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Data directory, created on first start.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Log output format.
+    #[arg(long, value_enum)]
+    pub log_format: Option<LogFormatArg>,
+    /// Log filter in `RUST_LOG` syntax, e.g. `info,cfyd=debug`.
+    #[arg(long)]
+    pub log_filter: Option<String>,
+    /// Address for the outward-facing listeners (HTTP, HTTPS, AMQP, MQTT).
+    #[arg(long)]
+    pub bind_public: Option<IpAddr>,
+    /// Address for the internal listeners.
+    #[arg(long)]
+    pub bind_internal: Option<IpAddr>,
+    /// Move ports below 1024 up by 8000 (80 → 8080, 443 → 8443) so that a
+    /// normal user can start cfyd.
+    #[arg(long)]
+    pub unprivileged: bool,
+    /// Bind every listener to a free port and write the real ports to
+    /// `<data-dir>/ports.json` (for tests and side-by-side instances).
+    #[arg(long)]
+    pub ephemeral_ports: bool,
+    /// Set any configuration key, e.g. `--set ports.amqp=5673`.
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub set: Vec<(String, String)>,
+}
+
+fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.trim().to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("expected KEY=VALUE, got `{s}`"))
+}
+
+/// Offset that `--unprivileged` applies to ports below 1024.
+pub const UNPRIVILEGED_OFFSET: u16 = 8000;
+
+impl ConfigArgs {
+    /// The flag layer as dotted key/value pairs, in precedence order.
+    pub fn overrides(&self) -> Overrides {
+        let mut values = Vec::new();
+        let mut push = |k: &str, v: String| values.push((k.to_owned(), v));
+        if let Some(d) = &self.data_dir {
+            push("data_dir", d.display().to_string());
+        }
+        if let Some(f) = self.log_format {
+            let name = match f {
+                LogFormatArg::Pretty => "pretty",
+                LogFormatArg::Json => "json",
+            };
+            push("log.format", name.to_owned());
+        }
+        if let Some(f) = &self.log_filter {
+            push("log.filter", f.clone());
+        }
+        if let Some(a) = self.bind_public {
+            push("bind.public", a.to_string());
+        }
+        if let Some(a) = self.bind_internal {
+            push("bind.internal", a.to_string());
+        }
+        if self.unprivileged {
+            push("ports.low_port_offset", UNPRIVILEGED_OFFSET.to_string());
+        }
+        if self.ephemeral_ports {
+            for key in crate::listeners::Listener::ALL
+                .iter()
+                .map(|l| l.config_key())
+            {
+                push(&format!("ports.{key}"), "0".to_owned());
+            }
+        }
+        values.extend(self.set.iter().cloned());
+        Overrides {
+            config_file: self.config.clone(),
+            values,
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! cfyd: a Cloudify-3.3-compatible manager in one binary.
+//!
+//! See ARCHITECTURE.md for the map. The binary entry point is `main.rs`;
+//! everything it calls lives here so that tests can reach it too.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod datadir;
+pub mod listeners;
+pub mod logging;
+pub mod logstash;
+pub mod rest;

@@ -1,0 +1,49 @@
+//! The `cfyd` binary: parses the command line and turns errors into exit codes.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+
+use cfyd::cli::{Cli, Command, ConfigCommand};
+use cfyd::config;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("cfyd: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Version => {
+            println!(
+                "cfyd {} (Cloudify {} API)",
+                env!("CARGO_PKG_VERSION"),
+                cfyd::rest::status::COMPATIBLE_VERSION
+            );
+            Ok(())
+        }
+        Command::Config {
+            command: ConfigCommand::Show(args),
+        } => {
+            let config = config::load(&args.overrides(), std::env::vars())?;
+            print!("{}", config.to_toml());
+            Ok(())
+        }
+        Command::Serve(args) => {
+            let config = config::load(&args.overrides(), std::env::vars())?;
+            cfyd::logging::init(&config.log)?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            runtime.block_on(cfyd::app::run(config, cfyd::app::shutdown_signal()))
+        }
+    }
+}

@@ -1,0 +1,53 @@
+//! Cloudify's error envelope: `{message, error_code, server_traceback}`.
+//!
+//! The Python client indexes all three keys and picks its exception type by
+//! `error_code`, so every error the REST service returns goes through here.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// A REST error with the HTTP status and Cloudify `error_code` it maps to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    message: &'a str,
+    error_code: &'a str,
+    server_traceback: &'a str,
+}
+
+impl RestError {
+    pub fn not_found(message: impl Into<String>) -> Self {
+        RestError {
+            status: StatusCode::NOT_FOUND,
+            code: "not_found_error",
+            message: message.into(),
+        }
+    }
+
+    pub fn method_not_allowed(message: impl Into<String>) -> Self {
+        RestError {
+            status: StatusCode::METHOD_NOT_ALLOWED,
+            code: "method_not_allowed_error",
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for RestError {
+    fn into_response(self) -> Response {
+        let body = Body {
+            message: &self.message,
+            error_code: self.code,
+            server_traceback: "",
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
