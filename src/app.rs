@@ -21,12 +21,19 @@ use crate::rest::{self, RestState};
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The listeners this build serves, in start order.
-const SERVED: &[Listener] = &[Listener::Rest, Listener::RestInternal, Listener::Logstash];
+const SERVED: &[Listener] = &[
+    Listener::Rest,
+    Listener::RestInternal,
+    Listener::Amqp,
+    Listener::AmqpManagement,
+    Listener::Logstash,
+];
 
 /// Runs the manager until `shutdown` resolves.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let started = Instant::now();
     let data = DataDir::open(&config.data_dir)?;
+    let broker = broker::Broker::open(crate::amqp::broker_config(&config))?;
 
     let mut bound = BTreeMap::new();
     for &listener in SERVED {
@@ -69,6 +76,24 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
             Listener::Logstash => {
                 tasks.spawn(crate::logstash::serve(socket, stop));
             }
+            Listener::Amqp => {
+                let broker = broker.clone();
+                tasks.spawn(async move { broker.serve(socket, stop).await });
+            }
+            Listener::AmqpManagement => {
+                let app = crate::amqp::admin_router(broker.clone());
+                tasks.spawn(async move {
+                    let mut stop = stop;
+                    let result = axum::serve(socket, app)
+                        .with_graceful_shutdown(async move {
+                            let _ = stop.wait_for(|s| *s).await;
+                        })
+                        .await;
+                    if let Err(e) = result {
+                        tracing::error!(error = %e, "broker admin listener failed");
+                    }
+                });
+            }
             other => anyhow::bail!(
                 "listener {} is not served by this build",
                 other.config_key()
@@ -98,6 +123,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         );
         tasks.abort_all();
     }
+    broker.close();
     data.remove_ports();
     tracing::info!("stopped");
     Ok(())
@@ -119,6 +145,15 @@ fn services(bound: &BTreeMap<Listener, (TcpListener, std::net::SocketAddr)>) -> 
                 "cfyd REST service on {} and {}",
                 addr(Listener::Rest),
                 addr(Listener::RestInternal)
+            ),
+        ),
+        Service::running(
+            "RabbitMQ",
+            "cfyd-broker",
+            format!(
+                "cfyd AMQP 0-9-1 broker on {} (admin API on {})",
+                addr(Listener::Amqp),
+                addr(Listener::AmqpManagement)
             ),
         ),
         Service::running(

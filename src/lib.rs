@@ -3,6 +3,7 @@
 //! See ARCHITECTURE.md for the map. The binary entry point is `main.rs`;
 //! everything it calls lives here so that tests can reach it too.
 
+pub mod amqp;
 pub mod app;
 pub mod cli;
 pub mod config;

@@ -23,6 +23,7 @@ pub struct Config {
     pub log: LogConfig,
     pub bind: BindConfig,
     pub ports: Ports,
+    pub broker: BrokerConfig,
 }
 
 impl Default for Config {
@@ -32,6 +33,39 @@ impl Default for Config {
             log: LogConfig::default(),
             bind: BindConfig::default(),
             ports: Ports::default(),
+            broker: BrokerConfig::default(),
+        }
+    }
+}
+
+/// The embedded AMQP broker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BrokerConfig {
+    /// The AMQP user (and the admin API's).
+    pub user: String,
+    pub password: String,
+    /// Like RabbitMQ's guest: the user may log in from loopback only.
+    pub loopback_only: bool,
+    /// fsync the journal before confirming persistent messages.
+    pub fsync: bool,
+    /// Ready-message bytes above which publishers are blocked.
+    pub memory_high_watermark_mb: u64,
+    pub max_connections: u32,
+    /// Heartbeat proposed to clients, in seconds (0 = off).
+    pub heartbeat: u16,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        BrokerConfig {
+            user: "guest".to_owned(),
+            password: "guest".to_owned(),
+            loopback_only: true,
+            fsync: true,
+            memory_high_watermark_mb: 1024,
+            max_connections: 10_000,
+            heartbeat: 60,
         }
     }
 }

@@ -296,7 +296,8 @@ pub(crate) mod strategy {
             (-1e30f32..1e30).prop_map(FieldValue::F32),
             (-1e300f64..1e300).prop_map(FieldValue::F64),
             (any::<u8>(), any::<u32>()).prop_map(|(s, v)| FieldValue::Decimal(s, v)),
-            proptest::collection::vec(any::<u8>(), 0..20).prop_map(|v| FieldValue::LongStr(v.into())),
+            proptest::collection::vec(any::<u8>(), 0..20)
+                .prop_map(|v| FieldValue::LongStr(v.into())),
             proptest::collection::vec(any::<u8>(), 0..20).prop_map(|v| FieldValue::Bytes(v.into())),
             any::<u64>().prop_map(FieldValue::Timestamp),
             Just(FieldValue::Void),
@@ -343,9 +344,15 @@ mod tests {
         body.extend_from_slice(&(-5i64).to_be_bytes());
         let mut buf = (body.len() as u32).to_be_bytes().to_vec();
         buf.extend_from_slice(&body);
-        assert_eq!(FieldTable::decode(&buf).unwrap().get("k"), Some(&FieldValue::I64(-5)));
+        assert_eq!(
+            FieldTable::decode(&buf).unwrap().get("k"),
+            Some(&FieldValue::I64(-5))
+        );
         let bad = [0, 0, 0, 5, 1, b'k', b'U', 0, 1];
-        assert_eq!(FieldTable::decode(&bad), Err(DecodeError::UnknownFieldType(b'U')));
+        assert_eq!(
+            FieldTable::decode(&bad),
+            Err(DecodeError::UnknownFieldType(b'U'))
+        );
     }
 
     #[test]
@@ -358,7 +365,10 @@ mod tests {
         }
         let mut buf = BytesMut::new();
         t.encode(&mut buf);
-        assert_eq!(FieldTable::decode(&buf), Err(DecodeError::TooDeep(MAX_DEPTH)));
+        assert_eq!(
+            FieldTable::decode(&buf),
+            Err(DecodeError::TooDeep(MAX_DEPTH))
+        );
     }
 
     #[test]

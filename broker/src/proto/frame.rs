@@ -5,7 +5,7 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use super::codec::DecodeError;
 use super::method::Method;
 use super::properties::ContentHeader;
-use super::{FRAME_OVERHEAD, FRAME_MIN_SIZE};
+use super::{FRAME_MIN_SIZE, FRAME_OVERHEAD};
 
 pub const FRAME_METHOD: u8 = 1;
 pub const FRAME_HEADER: u8 = 2;
@@ -63,7 +63,10 @@ pub fn decode_frame(buf: &mut BytesMut, frame_max: u32) -> Result<Option<Frame>,
     if size > limit {
         return Err(FrameError::TooLarge { size, limit });
     }
-    if !matches!(kind, FRAME_METHOD | FRAME_HEADER | FRAME_BODY | FRAME_HEARTBEAT) {
+    if !matches!(
+        kind,
+        FRAME_METHOD | FRAME_HEADER | FRAME_BODY | FRAME_HEARTBEAT
+    ) {
         return Err(FrameError::UnknownType(kind));
     }
     let total = 7 + size as usize + 1;
@@ -212,10 +215,19 @@ mod tests {
     #[test]
     fn envelope_errors() {
         let mut bad_end = BytesMut::from(&[8, 0, 0, 0, 0, 0, 0, 0xCD][..]);
-        assert_eq!(decode_frame(&mut bad_end, 4096), Err(FrameError::BadFrameEnd(0xCD)));
+        assert_eq!(
+            decode_frame(&mut bad_end, 4096),
+            Err(FrameError::BadFrameEnd(0xCD))
+        );
         let mut bad_type = BytesMut::from(&[9, 0, 0, 0, 0, 0, 0, 0xCE][..]);
-        assert_eq!(decode_frame(&mut bad_type, 4096), Err(FrameError::UnknownType(9)));
+        assert_eq!(
+            decode_frame(&mut bad_type, 4096),
+            Err(FrameError::UnknownType(9))
+        );
         let mut huge = BytesMut::from(&[3, 0, 1, 0, 1, 0, 0][..]);
-        assert!(matches!(decode_frame(&mut huge, 4096), Err(FrameError::TooLarge { .. })));
+        assert!(matches!(
+            decode_frame(&mut huge, 4096),
+            Err(FrameError::TooLarge { .. })
+        ));
     }
 }

@@ -10,53 +10,115 @@ use super::codec::{DecodeError, Reader, Writer};
 use super::field_table::FieldTable;
 
 macro_rules! field_type {
-    (octet) => { u8 };
-    (short) => { u16 };
-    (long) => { u32 };
-    (longlong) => { u64 };
-    (shortstr) => { String };
-    (longstr) => { Bytes };
-    (bit) => { bool };
-    (table) => { FieldTable };
+    (octet) => {
+        u8
+    };
+    (short) => {
+        u16
+    };
+    (long) => {
+        u32
+    };
+    (longlong) => {
+        u64
+    };
+    (shortstr) => {
+        String
+    };
+    (longstr) => {
+        Bytes
+    };
+    (bit) => {
+        bool
+    };
+    (table) => {
+        FieldTable
+    };
 }
 
 macro_rules! read_field {
-    ($r:ident, octet) => { $r.u8()? };
-    ($r:ident, short) => { $r.u16()? };
-    ($r:ident, long) => { $r.u32()? };
-    ($r:ident, longlong) => { $r.u64()? };
-    ($r:ident, shortstr) => { $r.shortstr()? };
-    ($r:ident, longstr) => { $r.longstr()? };
-    ($r:ident, bit) => { $r.bit()? };
-    ($r:ident, table) => { $r.table()? };
+    ($r:ident, octet) => {
+        $r.u8()?
+    };
+    ($r:ident, short) => {
+        $r.u16()?
+    };
+    ($r:ident, long) => {
+        $r.u32()?
+    };
+    ($r:ident, longlong) => {
+        $r.u64()?
+    };
+    ($r:ident, shortstr) => {
+        $r.shortstr()?
+    };
+    ($r:ident, longstr) => {
+        $r.longstr()?
+    };
+    ($r:ident, bit) => {
+        $r.bit()?
+    };
+    ($r:ident, table) => {
+        $r.table()?
+    };
 }
 
 macro_rules! write_field {
-    ($w:ident, $v:expr, octet) => { $w.u8(*$v) };
-    ($w:ident, $v:expr, short) => { $w.u16(*$v) };
-    ($w:ident, $v:expr, long) => { $w.u32(*$v) };
-    ($w:ident, $v:expr, longlong) => { $w.u64(*$v) };
-    ($w:ident, $v:expr, shortstr) => { $w.shortstr($v) };
-    ($w:ident, $v:expr, longstr) => { $w.longstr($v) };
-    ($w:ident, $v:expr, bit) => { $w.bit(*$v) };
-    ($w:ident, $v:expr, table) => { $w.table($v) };
+    ($w:ident, $v:expr, octet) => {
+        $w.u8(*$v)
+    };
+    ($w:ident, $v:expr, short) => {
+        $w.u16(*$v)
+    };
+    ($w:ident, $v:expr, long) => {
+        $w.u32(*$v)
+    };
+    ($w:ident, $v:expr, longlong) => {
+        $w.u64(*$v)
+    };
+    ($w:ident, $v:expr, shortstr) => {
+        $w.shortstr($v)
+    };
+    ($w:ident, $v:expr, longstr) => {
+        $w.longstr($v)
+    };
+    ($w:ident, $v:expr, bit) => {
+        $w.bit(*$v)
+    };
+    ($w:ident, $v:expr, table) => {
+        $w.table($v)
+    };
 }
 
 #[cfg(test)]
 macro_rules! arb_field {
-    (octet) => { proptest::prelude::any::<u8>() };
-    (short) => { proptest::prelude::any::<u16>() };
-    (long) => { proptest::prelude::any::<u32>() };
-    (longlong) => { proptest::prelude::any::<u64>() };
-    (shortstr) => { "[a-zA-Z0-9 ._/-]{0,40}" };
+    (octet) => {
+        proptest::prelude::any::<u8>()
+    };
+    (short) => {
+        proptest::prelude::any::<u16>()
+    };
+    (long) => {
+        proptest::prelude::any::<u32>()
+    };
+    (longlong) => {
+        proptest::prelude::any::<u64>()
+    };
+    (shortstr) => {
+        "[a-zA-Z0-9 ._/-]{0,40}"
+    };
     (longstr) => {
         proptest::strategy::Strategy::prop_map(
             proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40),
             Bytes::from,
         )
     };
-    (bit) => { proptest::prelude::any::<bool>() };
-    (table) => { super::field_table::strategy::table() };
+    (bit) => {
+        proptest::prelude::any::<bool>()
+    };
+    (table) => {
+        super::field_table::strategy::table()
+    };
 }
 
 macro_rules! methods {
@@ -309,12 +371,21 @@ mod tests {
             ..Default::default()
         })
         .encode(&mut buf);
-        assert_eq!(&buf[..], &[0, 50, 0, 10, 0, 0, 1, b'q', 0b01010, 0, 0, 0, 0]);
+        assert_eq!(
+            &buf[..],
+            &[0, 50, 0, 10, 0, 0, 1, b'q', 0b01010, 0, 0, 0, 0]
+        );
     }
 
     #[test]
     fn unknown_ids_are_reported() {
-        assert_eq!(Method::decode(&[0, 99, 0, 1]), Err(DecodeError::UnknownMethod(99, 1)));
-        assert_eq!(Method::decode(&[0, 60]), Err(DecodeError::Truncated("short")));
+        assert_eq!(
+            Method::decode(&[0, 99, 0, 1]),
+            Err(DecodeError::UnknownMethod(99, 1))
+        );
+        assert_eq!(
+            Method::decode(&[0, 60]),
+            Err(DecodeError::Truncated("short"))
+        );
     }
 }

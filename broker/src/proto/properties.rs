@@ -54,18 +54,38 @@ impl Properties {
             return Err(DecodeError::BadPropertyFlags(flags));
         }
         let s = |r: &mut Reader<'_>, n| -> Result<Option<String>, DecodeError> {
-            if flags & bit(n) != 0 { r.shortstr().map(Some) } else { Ok(None) }
+            if flags & bit(n) != 0 {
+                r.shortstr().map(Some)
+            } else {
+                Ok(None)
+            }
         };
         let content_type = s(&mut r, 15)?;
         let content_encoding = s(&mut r, 14)?;
-        let headers = if flags & bit(13) != 0 { Some(r.table()?) } else { None };
-        let delivery_mode = if flags & bit(12) != 0 { Some(r.u8()?) } else { None };
-        let priority = if flags & bit(11) != 0 { Some(r.u8()?) } else { None };
+        let headers = if flags & bit(13) != 0 {
+            Some(r.table()?)
+        } else {
+            None
+        };
+        let delivery_mode = if flags & bit(12) != 0 {
+            Some(r.u8()?)
+        } else {
+            None
+        };
+        let priority = if flags & bit(11) != 0 {
+            Some(r.u8()?)
+        } else {
+            None
+        };
         let correlation_id = s(&mut r, 10)?;
         let reply_to = s(&mut r, 9)?;
         let expiration = s(&mut r, 8)?;
         let message_id = s(&mut r, 7)?;
-        let timestamp = if flags & bit(6) != 0 { Some(r.u64()?) } else { None };
+        let timestamp = if flags & bit(6) != 0 {
+            Some(r.u64()?)
+        } else {
+            None
+        };
         let kind = s(&mut r, 5)?;
         let user_id = s(&mut r, 4)?;
         let app_id = s(&mut r, 3)?;
