@@ -48,7 +48,7 @@ impl Broker {
         let (journal, recovered) = match &config.data_dir {
             Some(dir) => {
                 let (j, r) = persist::Journal::open(dir, config.fsync)?;
-                (Some(j), r)
+                (Some(Arc::new(j)), r)
             }
             None => (None, persist::Recovered::default()),
         };
@@ -60,7 +60,8 @@ impl Broker {
             connections: AtomicUsize::new(0),
         });
         let weak = Arc::downgrade(&inner);
-        if let Some(j) = &inner.core.lock().journal {
+        let journal = inner.core.lock().journal.clone();
+        if let Some(j) = journal {
             j.start(move |seq| {
                 if let Some(inner) = weak.upgrade() {
                     inner.core.lock().journal_synced(seq);
@@ -83,7 +84,9 @@ impl Broker {
 
     /// Flushes the journal and stops its writer.
     pub fn close(&self) {
-        if let Some(j) = &self.inner.core.lock().journal {
+        // Not under the core lock: the writer takes it to report fsyncs.
+        let journal = self.inner.core.lock().journal.clone();
+        if let Some(j) = journal {
             j.close();
         }
     }

@@ -425,6 +425,12 @@ impl Core {
             }
             return Ok(());
         }
+        if m.queue.starts_with("amq.") && !m.passive {
+            return Err(AmqpError::access_refused(format!(
+                "queue name '{}' contains reserved prefix 'amq.*'",
+                m.queue
+            )));
+        }
         let vhost = self
             .vhosts
             .get_mut(&vname)
@@ -455,11 +461,6 @@ impl Core {
                 )));
             }
             None => {
-                if name.starts_with("amq.") && !m.queue.is_empty() {
-                    return Err(AmqpError::access_refused(format!(
-                        "queue name '{name}' contains reserved prefix 'amq.*'"
-                    )));
-                }
                 let settings = Settings::from_args(&name, &vname, &m.arguments)?;
                 let owner = m.exclusive.then_some(conn);
                 let q = Queue::new(

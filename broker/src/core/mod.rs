@@ -125,7 +125,7 @@ pub struct Core {
     pub(crate) conns: HashMap<ConnId, Conn>,
     next_conn: ConnId,
     next_msg_id: u64,
-    pub(crate) journal: Option<Journal>,
+    pub(crate) journal: Option<Arc<Journal>>,
     topology_dirty: bool,
     /// Channels with confirms waiting for the journal.
     confirm_waiters: HashSet<(ConnId, u16)>,
@@ -147,7 +147,11 @@ pub struct Totals {
 }
 
 impl Core {
-    pub(crate) fn new(config: Arc<Config>, journal: Option<Journal>, recovered: Recovered) -> Core {
+    pub(crate) fn new(
+        config: Arc<Config>,
+        journal: Option<Arc<Journal>>,
+        recovered: Recovered,
+    ) -> Core {
         let mut vhosts: HashMap<String, VHost> = config
             .vhosts
             .iter()
