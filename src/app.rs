@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::bus::{AmqpBus, EmbeddedBus, MessageBus};
 use crate::config::Config;
 use crate::datadir::DataDir;
 use crate::listeners::Listener;
@@ -20,23 +21,40 @@ use crate::rest::{self, RestState};
 /// How long in-flight work may take after a shutdown signal.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The listeners this build serves, in start order.
-const SERVED: &[Listener] = &[
-    Listener::Rest,
-    Listener::RestInternal,
-    Listener::Amqp,
-    Listener::AmqpManagement,
-    Listener::Logstash,
-];
+/// The listeners this build serves, in start order; the broker's only when
+/// it is the embedded one.
+fn served(embedded_broker: bool) -> Vec<Listener> {
+    let mut l = vec![Listener::Rest, Listener::RestInternal];
+    if embedded_broker {
+        l.extend([Listener::Amqp, Listener::AmqpManagement]);
+    }
+    l.push(Listener::Logstash);
+    l
+}
 
 /// Runs the manager until `shutdown` resolves.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let started = Instant::now();
     let data = DataDir::open(&config.data_dir)?;
-    let broker = broker::Broker::open(crate::amqp::broker_config(&config))?;
+    let embedded = config.broker.url.is_empty();
+    let broker = if embedded {
+        Some(broker::Broker::open(crate::amqp::broker_config(&config))?)
+    } else {
+        None
+    };
+    let bus: Arc<dyn MessageBus> = match &broker {
+        Some(b) => EmbeddedBus::new(b, &config.broker.user)?,
+        None => AmqpBus::connect(&config.broker.url)
+            .await
+            .context("cannot reach the broker named by broker.url")?,
+    };
+    crate::bus::declare_manager_topology(bus.as_ref())
+        .await
+        .context("cannot declare the manager's exchanges and queues")?;
+    tracing::info!(bus = %bus.describe(), "message bus ready");
 
     let mut bound = BTreeMap::new();
-    for &listener in SERVED {
+    for listener in served(embedded) {
         let addr = listener.addr(&config)?;
         let socket = TcpListener::bind(addr)
             .await
@@ -50,7 +68,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         .map(|(l, (_, addr))| (l.config_key(), addr.port()))
         .collect();
 
-    let services = Arc::new(services(&bound));
+    let services = Arc::new(services(&bound, bus.as_ref()));
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
     for (listener, (socket, _)) in bound {
@@ -77,11 +95,16 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
                 tasks.spawn(crate::logstash::serve(socket, stop));
             }
             Listener::Amqp => {
-                let broker = broker.clone();
+                let Some(broker) = broker.clone() else {
+                    continue;
+                };
                 tasks.spawn(async move { broker.serve(socket, stop).await });
             }
             Listener::AmqpManagement => {
-                let app = crate::amqp::admin_router(broker.clone());
+                let Some(broker) = broker.clone() else {
+                    continue;
+                };
+                let app = crate::amqp::admin_router(broker);
                 tasks.spawn(async move {
                     let mut stop = stop;
                     let result = axum::serve(socket, app)
@@ -123,14 +146,20 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         );
         tasks.abort_all();
     }
-    broker.close();
+    drop(bus);
+    if let Some(b) = &broker {
+        b.close();
+    }
     data.remove_ports();
     tracing::info!("stopped");
     Ok(())
 }
 
 /// The `/status` entries for the services this process really runs.
-fn services(bound: &BTreeMap<Listener, (TcpListener, std::net::SocketAddr)>) -> Vec<Service> {
+fn services(
+    bound: &BTreeMap<Listener, (TcpListener, std::net::SocketAddr)>,
+    bus: &dyn MessageBus,
+) -> Vec<Service> {
     let addr = |l: Listener| {
         bound
             .get(&l)
@@ -150,11 +179,15 @@ fn services(bound: &BTreeMap<Listener, (TcpListener, std::net::SocketAddr)>) -> 
         Service::running(
             "RabbitMQ",
             "cfyd-broker",
-            format!(
-                "cfyd AMQP 0-9-1 broker on {} (admin API on {})",
-                addr(Listener::Amqp),
-                addr(Listener::AmqpManagement)
-            ),
+            if bound.contains_key(&Listener::Amqp) {
+                format!(
+                    "cfyd AMQP 0-9-1 broker on {} (admin API on {})",
+                    addr(Listener::Amqp),
+                    addr(Listener::AmqpManagement)
+                )
+            } else {
+                bus.describe()
+            },
         ),
         Service::running(
             "Logstash",

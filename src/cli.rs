@@ -64,6 +64,9 @@ pub struct ConfigArgs {
     /// Address for the internal listeners.
     #[arg(long)]
     pub bind_internal: Option<IpAddr>,
+    /// Use an external AMQP broker instead of the embedded one.
+    #[arg(long, value_name = "URL")]
+    pub broker_url: Option<String>,
     /// Move ports below 1024 up by 8000 (80 → 8080, 443 → 8443) so that a
     /// normal user can start cfyd.
     #[arg(long)]
@@ -109,6 +112,9 @@ impl ConfigArgs {
         }
         if let Some(a) = self.bind_internal {
             push("bind.internal", a.to_string());
+        }
+        if let Some(u) = &self.broker_url {
+            push("broker.url", u.clone());
         }
         if self.unprivileged {
             push("ports.low_port_offset", UNPRIVILEGED_OFFSET.to_string());

@@ -5,6 +5,7 @@
 
 pub mod amqp;
 pub mod app;
+pub mod bus;
 pub mod cli;
 pub mod config;
 pub mod datadir;

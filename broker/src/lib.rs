@@ -5,6 +5,7 @@
 //! - `core`: exchanges, queues, channels, routing, delivery; one lock.
 //! - [`persist`]: the topology file and the group-commit message journal.
 //! - `server`: the tokio shell (accept, read, write, heartbeats).
+//! - [`Handle`]: the in-process client the manager uses, no socket.
 //!
 //! [`Broker::open`] recovers durable state; [`Broker::serve`] runs the
 //! listener; [`Broker::overview`] reports counts for the admin API.
@@ -12,6 +13,7 @@
 mod config;
 mod core;
 mod error;
+mod handle;
 pub mod persist;
 pub mod proto;
 mod server;
@@ -27,6 +29,7 @@ use tokio::sync::watch;
 
 pub use config::{Config, User};
 pub use error::{AmqpError, BrokerError};
+pub use handle::{Delivery, Handle};
 pub use stats::{ConnectionInfo, ExchangeInfo, Overview, QueueInfo};
 
 pub(crate) struct Inner {
@@ -89,6 +92,12 @@ impl Broker {
         if let Some(j) = journal {
             j.close();
         }
+    }
+
+    /// An in-process connection as `user` on `vhost` (no socket, no auth).
+    /// Call inside a tokio runtime.
+    pub fn handle(&self, user: &str, vhost: &str) -> Result<Handle, AmqpError> {
+        Handle::open(self.inner.clone(), user, vhost)
     }
 
     pub fn config(&self) -> &Config {

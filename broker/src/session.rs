@@ -601,3 +601,332 @@ impl Session {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::Properties;
+
+    fn session() -> Session {
+        Session::new(Arc::new(Config::default()), true)
+    }
+
+    fn method(channel: u16, m: impl Into<Method>) -> Frame {
+        Frame::Method {
+            channel,
+            method: m.into(),
+        }
+    }
+
+    fn sent_close(out: &[Output]) -> Option<(u16, u16)> {
+        out.iter().find_map(|o| match o {
+            Output::Send(Frame::Method {
+                method: Method::ConnectionClose(c),
+                ..
+            }) => Some((c.reply_code, c.class_id)),
+            _ => None,
+        })
+    }
+
+    fn plain(user: &str, pass: &str, caps: bool) -> ConnectionStartOk {
+        let mut props = FieldTable::new();
+        if caps {
+            let mut c = FieldTable::new();
+            c.insert("authentication_failure_close", FieldValue::Bool(true));
+            props.insert("capabilities", FieldValue::Table(c));
+        }
+        ConnectionStartOk {
+            client_properties: props,
+            mechanism: "PLAIN".into(),
+            response: Bytes::from(format!("\0{user}\0{pass}")),
+            locale: "en_US".into(),
+        }
+    }
+
+    /// Runs the handshake to the running state.
+    fn open() -> Session {
+        let mut s = session();
+        let mut out = Vec::new();
+        s.handle_header(PROTOCOL_HEADER, &mut out);
+        s.handle_frame(method(0, plain("guest", "guest", false)), &mut out);
+        s.handle_frame(
+            method(
+                0,
+                ConnectionTuneOk {
+                    channel_max: 2,
+                    frame_max: 131_072,
+                    heartbeat: 10,
+                },
+            ),
+            &mut out,
+        );
+        s.handle_frame(
+            method(
+                0,
+                ConnectionOpen {
+                    virtual_host: "/".into(),
+                    ..Default::default()
+                },
+            ),
+            &mut out,
+        );
+        assert!(
+            matches!(out.last(), Some(Output::Open { user, vhost, .. }) if user == "guest" && vhost == "/"),
+            "{out:?}"
+        );
+        assert!(s.is_running());
+        assert_eq!(s.heartbeat, 10);
+        s
+    }
+
+    #[test]
+    fn a_wrong_protocol_header_gets_ours_and_a_close() {
+        let mut s = session();
+        let mut out = Vec::new();
+        s.handle_header(b"GET / HT", &mut out);
+        assert!(matches!(out[..], [Output::Raw(h), Output::Disconnect] if h == PROTOCOL_HEADER));
+    }
+
+    #[test]
+    fn bad_logins_are_refused_with_403_only_when_the_client_asks_for_it() {
+        for (caps, expect_close) in [(true, true), (false, false)] {
+            let mut s = session();
+            let mut out = Vec::new();
+            s.handle_header(PROTOCOL_HEADER, &mut out);
+            s.handle_frame(method(0, plain("guest", "nope", caps)), &mut out);
+            assert_eq!(sent_close(&out).map(|c| c.0), expect_close.then_some(403));
+            assert!(matches!(out.last(), Some(Output::Disconnect)));
+        }
+    }
+
+    #[test]
+    fn amqplain_logs_in() {
+        let mut s = session();
+        let mut out = Vec::new();
+        s.handle_header(PROTOCOL_HEADER, &mut out);
+        let mut creds = FieldTable::new();
+        creds.insert("LOGIN", FieldValue::str("guest"));
+        creds.insert("PASSWORD", FieldValue::str("guest"));
+        let mut buf = BytesMut::new();
+        creds.encode(&mut buf);
+        let response = Bytes::copy_from_slice(&buf[4..]);
+        s.handle_frame(
+            method(
+                0,
+                ConnectionStartOk {
+                    mechanism: "AMQPLAIN".into(),
+                    response,
+                    ..Default::default()
+                },
+            ),
+            &mut out,
+        );
+        assert!(
+            matches!(
+                out.last(),
+                Some(Output::Send(Frame::Method {
+                    method: Method::ConnectionTune(_),
+                    ..
+                }))
+            ),
+            "{out:?}"
+        );
+    }
+
+    #[test]
+    fn tune_ok_outside_the_proposal_fails_negotiation() {
+        for (channel_max, frame_max) in [(0, 131_072), (2048, 131_072), (10, 1000), (10, 1 << 20)] {
+            let mut s = session();
+            let mut out = Vec::new();
+            s.handle_header(PROTOCOL_HEADER, &mut out);
+            s.handle_frame(method(0, plain("guest", "guest", false)), &mut out);
+            s.handle_frame(
+                method(
+                    0,
+                    ConnectionTuneOk {
+                        channel_max,
+                        frame_max,
+                        heartbeat: 0,
+                    },
+                ),
+                &mut out,
+            );
+            assert!(
+                matches!(out.last(), Some(Output::Disconnect)),
+                "{channel_max} {frame_max}"
+            );
+        }
+    }
+
+    #[test]
+    fn protocol_errors_close_with_the_rabbitmq_code() {
+        let publish = || {
+            method(
+                1,
+                BasicPublish {
+                    routing_key: "q".into(),
+                    ..Default::default()
+                },
+            )
+        };
+        let header = |size| Frame::Header {
+            channel: 1,
+            header: ContentHeader::new(size, Properties::default()),
+        };
+        let body = || Frame::Body {
+            channel: 1,
+            payload: Bytes::from_static(b"x"),
+        };
+        let open_ch = |n| method(n, ChannelOpen::default());
+        let cases: Vec<(&str, Vec<Frame>, u16)> = vec![
+            (
+                "method before channel.open",
+                vec![method(1, BasicQos::default())],
+                CHANNEL_ERROR,
+            ),
+            (
+                "second channel.open",
+                vec![open_ch(1), open_ch(1)],
+                CHANNEL_ERROR,
+            ),
+            (
+                "basic.ack on channel 0",
+                vec![method(0, BasicAck::default())],
+                CHANNEL_ERROR,
+            ),
+            (
+                "heartbeat on channel 1",
+                vec![open_ch(1), Frame::Heartbeat { channel: 1 }],
+                UNEXPECTED_FRAME,
+            ),
+            (
+                "body without header",
+                vec![open_ch(1), publish(), body()],
+                UNEXPECTED_FRAME,
+            ),
+            (
+                "method instead of header",
+                vec![open_ch(1), publish(), method(1, BasicQos::default())],
+                UNEXPECTED_FRAME,
+            ),
+            (
+                "body beyond its size",
+                vec![
+                    open_ch(1),
+                    publish(),
+                    header(1),
+                    Frame::Body {
+                        channel: 1,
+                        payload: Bytes::from_static(b"xy"),
+                    },
+                ],
+                UNEXPECTED_FRAME,
+            ),
+            (
+                "header without publish",
+                vec![open_ch(1), header(0)],
+                UNEXPECTED_FRAME,
+            ),
+            (
+                "too many channels",
+                vec![open_ch(1), open_ch(2), open_ch(3)],
+                NOT_ALLOWED,
+            ),
+        ];
+        for (name, frames, code) in cases {
+            let mut s = open();
+            let mut out = Vec::new();
+            for f in frames {
+                s.handle_frame(f, &mut out);
+            }
+            assert_eq!(sent_close(&out).map(|c| c.0), Some(code), "{name}: {out:?}");
+            // After our close only close-ok matters.
+            out.clear();
+            s.handle_frame(method(1, BasicQos::default()), &mut out);
+            assert!(out.is_empty(), "{name}: frames after close must be ignored");
+            s.handle_frame(method(0, ConnectionCloseOk {}), &mut out);
+            assert!(matches!(out[..], [Output::Disconnect]), "{name}");
+        }
+    }
+
+    #[test]
+    fn content_is_assembled_across_body_frames() {
+        let mut s = open();
+        let mut out = Vec::new();
+        s.handle_frame(method(1, ChannelOpen::default()), &mut out);
+        s.handle_frame(
+            method(
+                1,
+                BasicPublish {
+                    routing_key: "q".into(),
+                    ..Default::default()
+                },
+            ),
+            &mut out,
+        );
+        s.handle_frame(
+            Frame::Header {
+                channel: 1,
+                header: ContentHeader::new(5, Properties::default()),
+            },
+            &mut out,
+        );
+        for part in [&b"he"[..], b"llo"] {
+            s.handle_frame(
+                Frame::Body {
+                    channel: 1,
+                    payload: Bytes::copy_from_slice(part),
+                },
+                &mut out,
+            );
+        }
+        let bodies: Vec<&Bytes> = out
+            .iter()
+            .filter_map(|o| match o {
+                Output::Command(1, Command::Publish { body, .. }) => Some(body),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(bodies, vec![&Bytes::from_static(b"hello")]);
+        // A zero-size message completes with its header.
+        out.clear();
+        s.handle_frame(method(1, BasicPublish::default()), &mut out);
+        s.handle_frame(
+            Frame::Header {
+                channel: 1,
+                header: ContentHeader::new(0, Properties::default()),
+            },
+            &mut out,
+        );
+        assert!(matches!(
+            out[..],
+            [Output::Command(1, Command::Publish { .. })]
+        ));
+    }
+
+    #[test]
+    fn a_failed_channel_drops_frames_until_close_ok() {
+        let mut s = open();
+        let mut out = Vec::new();
+        s.handle_frame(method(1, ChannelOpen::default()), &mut out);
+        s.command_failed(
+            1,
+            AmqpError::not_found("no queue 'q' in vhost '/'"),
+            &mut out,
+        );
+        assert!(
+            matches!(out.last(), Some(Output::Send(Frame::Method { method: Method::ChannelClose(c), .. })) if c.reply_code == 404)
+        );
+        out.clear();
+        s.handle_frame(method(1, BasicQos::default()), &mut out);
+        assert!(out.is_empty());
+        s.handle_frame(method(1, ChannelCloseOk {}), &mut out);
+        assert!(matches!(out[..], [Output::Command(1, Command::Closed)]));
+        out.clear();
+        s.handle_frame(method(1, ChannelOpen::default()), &mut out);
+        assert!(
+            matches!(out[..], [Output::Command(1, Command::Open)]),
+            "the id is free again"
+        );
+    }
+}

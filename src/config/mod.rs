@@ -42,6 +42,9 @@ impl Default for Config {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BrokerConfig {
+    /// An external AMQP broker for the manager (`amqp://user:pass@host:port/vhost`);
+    /// empty runs the embedded one on the `amqp` port.
+    pub url: String,
     /// The AMQP user (and the admin API's).
     pub user: String,
     pub password: String,
@@ -59,6 +62,7 @@ pub struct BrokerConfig {
 impl Default for BrokerConfig {
     fn default() -> Self {
         BrokerConfig {
+            url: String::new(),
             user: "guest".to_owned(),
             password: "guest".to_owned(),
             loopback_only: true,

@@ -9,7 +9,7 @@
 //!   ran, and confirms wait for the fsync that covers their message.
 
 mod journal;
-mod record;
+pub mod record;
 mod topology;
 
 pub use journal::{Journal, SEGMENT_BYTES};
