@@ -50,38 +50,34 @@ pub fn admin_router(broker: Broker) -> Router {
 }
 
 /// RabbitMQ's management API requires HTTP basic auth with a broker user.
-fn authorised(broker: &Broker, headers: &HeaderMap) -> Result<(), Response> {
-    let denied = || {
-        (
-            StatusCode::UNAUTHORIZED,
-            [("www-authenticate", "Basic realm=\"cfyd broker\"")],
-            Json(json!({"error": "not_authorised", "reason": "Login failed"})),
-        )
-            .into_response()
-    };
+fn authorised(broker: &Broker, headers: &HeaderMap) -> bool {
     let Some(auth) = headers.get("authorization").and_then(|v| v.to_str().ok()) else {
-        return Err(denied());
+        return false;
     };
-    let Some(encoded) = auth.strip_prefix("Basic ") else {
-        return Err(denied());
-    };
-    let Some(decoded) = base64_decode(encoded.trim()) else {
-        return Err(denied());
+    let Some(decoded) = auth
+        .strip_prefix("Basic ")
+        .and_then(|e| base64_decode(e.trim()))
+    else {
+        return false;
     };
     let text = String::from_utf8_lossy(&decoded);
     let Some((user, pass)) = text.split_once(':') else {
-        return Err(denied());
+        return false;
     };
-    if broker
+    broker
         .config()
         .users
         .iter()
         .any(|u| u.name == user && u.password == pass)
-    {
-        Ok(())
-    } else {
-        Err(denied())
-    }
+}
+
+fn denied() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [("www-authenticate", "Basic realm=\"cfyd broker\"")],
+        Json(json!({"error": "not_authorised", "reason": "Login failed"})),
+    )
+        .into_response()
 }
 
 fn base64_decode(s: &str) -> Option<Vec<u8>> {
@@ -111,8 +107,8 @@ fn base64_decode(s: &str) -> Option<Vec<u8>> {
 }
 
 async fn overview(State(b): State<Broker>, headers: HeaderMap) -> Response {
-    if let Err(r) = authorised(&b, &headers) {
-        return r;
+    if !authorised(&b, &headers) {
+        return denied();
     }
     let o = b.overview();
     Json(json!({
@@ -151,8 +147,8 @@ fn queue_json(q: &broker::QueueInfo) -> Value {
 }
 
 async fn queues(State(b): State<Broker>, headers: HeaderMap) -> Response {
-    if let Err(r) = authorised(&b, &headers) {
-        return r;
+    if !authorised(&b, &headers) {
+        return denied();
     }
     Json(b.queues().iter().map(queue_json).collect::<Vec<_>>()).into_response()
 }
@@ -162,8 +158,8 @@ async fn queues_in(
     headers: HeaderMap,
     Path(vhost): Path<String>,
 ) -> Response {
-    if let Err(r) = authorised(&b, &headers) {
-        return r;
+    if !authorised(&b, &headers) {
+        return denied();
     }
     Json(
         b.queues()
@@ -180,8 +176,8 @@ async fn queue(
     headers: HeaderMap,
     Path((vhost, name)): Path<(String, String)>,
 ) -> Response {
-    if let Err(r) = authorised(&b, &headers) {
-        return r;
+    if !authorised(&b, &headers) {
+        return denied();
     }
     match b
         .queues()
@@ -198,8 +194,8 @@ async fn queue(
 }
 
 async fn exchanges(State(b): State<Broker>, headers: HeaderMap) -> Response {
-    if let Err(r) = authorised(&b, &headers) {
-        return r;
+    if !authorised(&b, &headers) {
+        return denied();
     }
     let list: Vec<Value> = b
         .exchanges()
@@ -210,8 +206,8 @@ async fn exchanges(State(b): State<Broker>, headers: HeaderMap) -> Response {
 }
 
 async fn connections(State(b): State<Broker>, headers: HeaderMap) -> Response {
-    if let Err(r) = authorised(&b, &headers) {
-        return r;
+    if !authorised(&b, &headers) {
+        return denied();
     }
     let list: Vec<Value> = b
         .connections()

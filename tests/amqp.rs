@@ -1,6 +1,8 @@
 //! The broker inside `cfyd serve`: crash safety with `kill -9`, the admin
 //! API, and `/status`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::collections::BTreeSet;

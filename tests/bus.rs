@@ -3,6 +3,8 @@
 //! rabbitmq-server (started here when installed; `REQUIRE_RABBITMQ=1`, set
 //! by `.ci/run`, makes its absence a failure).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::path::PathBuf;

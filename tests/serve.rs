@@ -1,5 +1,7 @@
 //! `cfyd serve` end to end: listeners, REST status/version, errors, shutdown.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::io::Read;

@@ -262,20 +262,18 @@ async fn read_deliveries(outbox: Arc<Outbox>, consumers: Consumers) {
             let done = pending
                 .as_ref()
                 .is_some_and(|(_, h, b)| h.as_ref().is_some_and(|h| h.body_size == b.len() as u64));
-            if done {
-                if let Some((d, Some(h), body)) = pending.take() {
-                    let delivery = Delivery {
-                        consumer_tag: d.consumer_tag,
-                        delivery_tag: d.delivery_tag,
-                        redelivered: d.redelivered,
-                        exchange: d.exchange,
-                        routing_key: d.routing_key,
-                        properties: h.properties,
-                        body: body.freeze(),
-                    };
-                    if let Some(tx) = consumers.lock().get(&delivery.consumer_tag) {
-                        let _ = tx.send(delivery);
-                    }
+            if done && let Some((d, Some(h), body)) = pending.take() {
+                let delivery = Delivery {
+                    consumer_tag: d.consumer_tag,
+                    delivery_tag: d.delivery_tag,
+                    redelivered: d.redelivered,
+                    exchange: d.exchange,
+                    routing_key: d.routing_key,
+                    properties: h.properties,
+                    body: body.freeze(),
+                };
+                if let Some(tx) = consumers.lock().get(&delivery.consumer_tag) {
+                    let _ = tx.send(delivery);
                 }
             }
         }

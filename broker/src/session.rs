@@ -54,6 +54,9 @@ struct Partial {
 }
 
 #[derive(Debug)]
+// Moved a few times per message; boxing the content would add an
+// allocation per message on the hot path.
+#[allow(clippy::large_enum_variant)]
 enum ChannelPhase {
     Open(Option<Partial>),
     /// We sent channel.close; everything but close-ok is dropped.

@@ -1,5 +1,7 @@
 //! The broker over real sockets with the amqprs client.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;

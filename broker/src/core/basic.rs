@@ -128,21 +128,21 @@ impl Core {
                 .into(),
             );
         }
-        if let Some(c) = removed {
-            if c.queue != REPLY_TO {
-                if let Some(q) = self
-                    .vhosts
-                    .get_mut(&vname)
-                    .and_then(|v| v.queues.get_mut(&c.queue))
-                {
-                    q.consumers.retain(|r| {
-                        !(r.conn == conn && r.channel == channel && r.tag == m.consumer_tag)
-                    });
-                    q.last_used_ms = now_ms();
-                }
-                self.maybe_auto_delete(&vname, &c.queue);
-                self.dispatch(&vname, &c.queue);
+        if let Some(c) = removed
+            && c.queue != REPLY_TO
+        {
+            if let Some(q) = self
+                .vhosts
+                .get_mut(&vname)
+                .and_then(|v| v.queues.get_mut(&c.queue))
+            {
+                q.consumers.retain(|r| {
+                    !(r.conn == conn && r.channel == channel && r.tag == m.consumer_tag)
+                });
+                q.last_used_ms = now_ms();
             }
+            self.maybe_auto_delete(&vname, &c.queue);
+            self.dispatch(&vname, &c.queue);
         }
         Ok(())
     }
@@ -386,13 +386,13 @@ impl Core {
             .ok_or_else(|| AmqpError::channel_error("connection is gone"))?;
         c.has_published = true;
         c.stats.published += 1;
-        if let Some(uid) = &header.properties.user_id {
-            if *uid != c.user {
-                return Err(AmqpError::precondition(format!(
-                    "user_id property set to '{uid}' but authenticated user was '{}'",
-                    c.user
-                )));
-            }
+        if let Some(uid) = &header.properties.user_id
+            && *uid != c.user
+        {
+            return Err(AmqpError::precondition(format!(
+                "user_id property set to '{uid}' but authenticated user was '{}'",
+                c.user
+            )));
         }
         let vhost = self
             .vhosts

@@ -70,10 +70,11 @@ impl Core {
                     }
                 }
             }
-            if out.len() == before && !forwarded {
-                if let Some(ae) = e.alternate() {
-                    stack.push(ae);
-                }
+            if out.len() == before
+                && !forwarded
+                && let Some(ae) = e.alternate()
+            {
+                stack.push(ae);
             }
         }
         out
@@ -141,11 +142,12 @@ impl Core {
             }
             return outcome;
         }
-        if q.durable && qm.msg.is_persistent() {
-            if let Some(j) = &self.journal {
-                qm.persisted = true;
-                outcome.journal_seq = j.append_enqueue(vname, qname, &qm);
-            }
+        if q.durable
+            && qm.msg.is_persistent()
+            && let Some(j) = &self.journal
+        {
+            qm.persisted = true;
+            outcome.journal_seq = j.append_enqueue(vname, qname, &qm);
         }
         q.stats.published += 1;
         q.push_back(qm);
@@ -266,10 +268,10 @@ impl Core {
 
     /// The message is gone for good: write its tombstone.
     pub(super) fn forget(&mut self, qm: QueuedMessage) {
-        if qm.persisted {
-            if let Some(j) = &self.journal {
-                j.append_remove(qm.id);
-            }
+        if qm.persisted
+            && let Some(j) = &self.journal
+        {
+            j.append_remove(qm.id);
         }
     }
 
@@ -445,10 +447,11 @@ impl Core {
                 {
                     heads.push((vname.clone(), qname.clone()));
                 }
-                if let Some(ttl) = q.settings.expires {
-                    if q.consumers.is_empty() && now.saturating_sub(q.last_used_ms) >= ttl {
-                        unused.push((vname.clone(), qname.clone()));
-                    }
+                if let Some(ttl) = q.settings.expires
+                    && q.consumers.is_empty()
+                    && now.saturating_sub(q.last_used_ms) >= ttl
+                {
+                    unused.push((vname.clone(), qname.clone()));
                 }
             }
         }

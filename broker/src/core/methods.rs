@@ -209,14 +209,14 @@ impl Core {
                     format!("invalid exchange type '{}'", m.kind),
                 )
             })?;
-            if let Some(ae) = m.arguments.get("alternate-exchange") {
-                if ae.as_str().is_none() {
-                    return Err(AmqpError::precondition(format!(
-                        "invalid type '{}' for arg 'alternate-exchange' for exchange '{}' in vhost '{vname}'",
-                        ae.type_name(),
-                        m.exchange
-                    )));
-                }
+            if let Some(ae) = m.arguments.get("alternate-exchange")
+                && ae.as_str().is_none()
+            {
+                return Err(AmqpError::precondition(format!(
+                    "invalid type '{}' for arg 'alternate-exchange' for exchange '{}' in vhost '{vname}'",
+                    ae.type_name(),
+                    m.exchange
+                )));
             }
             match vhost.exchanges.get(&m.exchange) {
                 Some(e) => {

@@ -53,6 +53,9 @@ pub struct ClientCaps {
 
 /// A command from a connection to the core, on one channel.
 #[derive(Debug)]
+// Moved a few times per message; boxing the content would add an
+// allocation per message on the hot path.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     Open,
     Method(Method),
@@ -300,10 +303,10 @@ impl Core {
         if result.is_err() {
             // A failed channel is closed by the caller; release it now so
             // that its unacked messages go back at once, as RabbitMQ does.
-            if let Err(e) = &result {
-                if !e.is_connection_level() {
-                    self.channel_release(conn, channel);
-                }
+            if let Err(e) = &result
+                && !e.is_connection_level()
+            {
+                self.channel_release(conn, channel);
             }
         }
         self.after_change();
@@ -376,10 +379,10 @@ impl Core {
     fn after_change(&mut self) {
         if self.topology_dirty {
             self.topology_dirty = false;
-            if let Some(j) = &self.journal {
-                if let Err(e) = j.save_topology(&self.topology()) {
-                    tracing::error!(error = %e, "cannot save broker topology");
-                }
+            if let Some(j) = &self.journal
+                && let Err(e) = j.save_topology(&self.topology())
+            {
+                tracing::error!(error = %e, "cannot save broker topology");
             }
         }
         self.check_memory();

@@ -301,10 +301,10 @@ impl Writer {
                     *self.seg_total.entry(self.active).or_default() += 1;
                 }
                 Op::Remove(id) => {
-                    if let Some(seg) = self.where_live.remove(&id) {
-                        if let Some(n) = self.seg_live.get_mut(&seg) {
-                            *n = n.saturating_sub(1);
-                        }
+                    if let Some(seg) = self.where_live.remove(&id)
+                        && let Some(n) = self.seg_live.get_mut(&seg)
+                    {
+                        *n = n.saturating_sub(1);
                     }
                 }
             }
@@ -348,11 +348,11 @@ impl Writer {
         let mut moved = Vec::new();
         let mut at = 0;
         while let Ok(Some((rec, used))) = record::decode(&data[at..]) {
-            if let Record::Enqueue(m) = rec {
-                if self.where_live.get(&m.qm.id) == Some(&seg) {
-                    record::encode_enqueue(&mut out, &m.vhost, &m.queue, &m.qm);
-                    moved.push(m.qm.id);
-                }
+            if let Record::Enqueue(m) = rec
+                && self.where_live.get(&m.qm.id) == Some(&seg)
+            {
+                record::encode_enqueue(&mut out, &m.vhost, &m.queue, &m.qm);
+                moved.push(m.qm.id);
             }
             at += used;
         }

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{BufMut, BytesMut};
 
 use crate::core::{Message, QueuedMessage};
 use crate::proto::{ContentHeader, Properties, Reader};
@@ -133,7 +133,7 @@ fn parse(payload: &[u8]) -> Option<Record> {
                 exchange,
                 routing_key,
                 header,
-                body: Bytes::from(body),
+                body,
             });
             Some(Record::Enqueue(RecoveredMessage {
                 vhost,

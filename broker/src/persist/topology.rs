@@ -150,10 +150,8 @@ impl Topology {
             f.sync_all()?;
         }
         std::fs::rename(&tmp, path)?;
-        if fsync {
-            if let Some(dir) = path.parent() {
-                std::fs::File::open(dir)?.sync_all()?;
-            }
+        if fsync && let Some(dir) = path.parent() {
+            std::fs::File::open(dir)?.sync_all()?;
         }
         Ok(())
     }

@@ -14,6 +14,9 @@ pub const FRAME_HEARTBEAT: u8 = 8;
 pub const FRAME_END: u8 = 0xCE;
 
 #[derive(Debug, Clone, PartialEq)]
+// Moved a few times per message; boxing the content would add an
+// allocation per message on the hot path.
+#[allow(clippy::large_enum_variant)]
 pub enum Frame {
     Method { channel: u16, method: Method },
     Header { channel: u16, header: ContentHeader },
