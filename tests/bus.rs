@@ -83,7 +83,7 @@ struct RabbitMq {
 
 impl RabbitMq {
     fn start() -> Option<RabbitMq> {
-        let installed = std::path::Path::new("/usr/sbin/rabbitmq-server").exists();
+        let installed = std::path::Path::new("/usr/lib/rabbitmq/bin/rabbitmq-server").exists();
         if !installed {
             assert!(
                 std::env::var("REQUIRE_RABBITMQ").is_err(),

@@ -162,11 +162,17 @@ impl Core {
             self.send(conn, channel, BasicGetEmpty::default().into());
             return Ok(());
         };
-        let remaining = q.ready_count() as u32;
         q.stats.delivered += 1;
         if !m.no_ack {
             q.unacked += 1;
         }
+        // No expired message is left at the head after a fetch.
+        self.expire_queue(&vname, &m.queue, now);
+        let remaining = self
+            .vhosts
+            .get(&vname)
+            .and_then(|v| v.queues.get(&m.queue))
+            .map_or(0, |q| q.ready_count() as u32);
         self.ready_bytes = self.ready_bytes.saturating_sub(qm.msg.size() as u64);
         let ch = self.channel_mut(conn, channel)?;
         let tag = ch.next_delivery_tag();
