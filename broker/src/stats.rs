@@ -15,6 +15,8 @@ pub struct Overview {
     pub consumers: usize,
     pub messages_ready: u64,
     pub messages_unacknowledged: u64,
+    /// Bytes of ready messages as the memory alarm counts them.
+    pub ready_bytes: u64,
     pub published: u64,
     pub delivered: u64,
     pub acked: u64,
@@ -75,6 +77,7 @@ impl Broker {
             consumers: 0,
             messages_ready: 0,
             messages_unacknowledged: 0,
+            ready_bytes: core.ready_bytes,
             published: core.totals.published,
             delivered: core.totals.delivered,
             acked: core.totals.acked,

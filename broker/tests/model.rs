@@ -19,9 +19,14 @@ enum Op {
     Publish,
     /// Published with `expiration: "0"` and no consumer: never delivered.
     PublishExpired,
-    Get { no_ack: bool },
+    Get {
+        no_ack: bool,
+    },
     Ack(usize),
-    Nack { pick: usize, requeue: bool },
+    Nack {
+        pick: usize,
+        requeue: bool,
+    },
     Recover,
     Purge,
 }
@@ -61,7 +66,12 @@ proptest! {
 async fn run(ops: Vec<Op>) {
     let b = Running::in_memory().await;
     let (_conn, ch, _) = b.connect().await;
-    let q = ch.queue_declare(QueueDeclareArguments::exclusive_server_named()).await.unwrap().unwrap().0;
+    let q = ch
+        .queue_declare(QueueDeclareArguments::exclusive_server_named())
+        .await
+        .unwrap()
+        .unwrap()
+        .0;
     let mut m = Model::default();
     for op in ops {
         match op {
@@ -74,10 +84,19 @@ async fn run(ops: Vec<Op>) {
                     props.with_expiration("0");
                 }
                 m.ready.push_back((id, false, expired));
-                ch.basic_publish(props, id.to_be_bytes().to_vec(), BasicPublishArguments::new("", &q)).await.unwrap();
+                ch.basic_publish(
+                    props,
+                    id.to_be_bytes().to_vec(),
+                    BasicPublishArguments::new("", &q),
+                )
+                .await
+                .unwrap();
             }
             Op::Get { no_ack } => {
-                let got = ch.basic_get(BasicGetArguments::new(&q).no_ack(no_ack).finish()).await.unwrap();
+                let got = ch
+                    .basic_get(BasicGetArguments::new(&q).no_ack(no_ack).finish())
+                    .await
+                    .unwrap();
                 let want = m.ready.pop_front();
                 match (got, want) {
                     (None, None) => {}
@@ -96,17 +115,25 @@ async fn run(ops: Vec<Op>) {
                 }
             }
             Op::Ack(pick) => {
-                let Some(tag) = nth_tag(&m, pick) else { continue };
+                let Some(tag) = nth_tag(&m, pick) else {
+                    continue;
+                };
                 m.unacked.remove(&tag);
-                ch.basic_ack(BasicAckArguments::new(tag, false)).await.unwrap();
+                ch.basic_ack(BasicAckArguments::new(tag, false))
+                    .await
+                    .unwrap();
             }
             Op::Nack { pick, requeue } => {
-                let Some(tag) = nth_tag(&m, pick) else { continue };
+                let Some(tag) = nth_tag(&m, pick) else {
+                    continue;
+                };
                 let id = m.unacked.remove(&tag).unwrap();
                 if requeue {
                     m.ready.push_front((id, true, false));
                 }
-                ch.basic_nack(BasicNackArguments::new(tag, false, requeue)).await.unwrap();
+                ch.basic_nack(BasicNackArguments::new(tag, false, requeue))
+                    .await
+                    .unwrap();
             }
             Op::Recover => {
                 for (_, id) in std::mem::take(&mut m.unacked).into_iter().rev() {
@@ -115,14 +142,30 @@ async fn run(ops: Vec<Op>) {
                 ch.basic_recover(true).await.unwrap();
             }
             Op::Purge => {
-                let n = ch.queue_purge(QueuePurgeArguments::new(&q)).await.unwrap().unwrap();
+                let n = ch
+                    .queue_purge(QueuePurgeArguments::new(&q))
+                    .await
+                    .unwrap()
+                    .unwrap();
                 assert_eq!(n as usize, m.ready.len(), "purge count");
                 m.ready.clear();
             }
         }
         drop_expired_head(&mut m);
-        let (_, ready, _) = ch.queue_declare(QueueDeclareArguments::new(&q).passive(true).finish()).await.unwrap().unwrap();
+        let (_, ready, _) = ch
+            .queue_declare(QueueDeclareArguments::new(&q).passive(true).finish())
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(ready as usize, m.ready.len(), "ready count after {op:?}");
+        let tracked = b.broker.overview().ready_bytes;
+        let actual: u64 = b
+            .broker
+            .queues()
+            .iter()
+            .map(|q| q.message_bytes_ready)
+            .sum();
+        assert_eq!(tracked, actual, "memory accounting after {op:?}");
     }
     b.stop().await;
 }

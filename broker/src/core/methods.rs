@@ -504,6 +504,7 @@ impl Core {
         let purged = q.drain();
         let count = purged.len() as u32;
         for qm in purged {
+            self.ready_bytes = self.ready_bytes.saturating_sub(qm.msg.size() as u64);
             self.forget(qm);
         }
         if !m.nowait {
