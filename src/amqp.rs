@@ -126,7 +126,9 @@ async fn overview(State(b): State<Broker>, headers: HeaderMap) -> Response {
             "messages_unacknowledged": o.messages_unacknowledged,
         },
         "message_stats": {
-            "publish": o.published, "deliver_get": o.delivered, "ack": o.acked,
+            "publish": o.published, "publish_details": {"rate": o.rates.publish},
+            "deliver_get": o.delivered, "deliver_get_details": {"rate": o.rates.deliver},
+            "ack": o.acked, "ack_details": {"rate": o.rates.ack},
             "return_unroutable": o.returned, "drop_unroutable": 0,
         },
         "memory_alarm": o.memory_alarm,
@@ -141,7 +143,11 @@ fn queue_json(q: &broker::QueueInfo) -> Value {
         "messages": q.messages_ready + q.messages_unacknowledged,
         "messages_ready": q.messages_ready, "messages_unacknowledged": q.messages_unacknowledged,
         "message_bytes_ready": q.message_bytes_ready, "consumers": q.consumers,
-        "message_stats": {"publish": q.published, "deliver_get": q.delivered, "ack": q.acked},
+        "message_stats": {
+            "publish": q.published, "publish_details": {"rate": q.rates.publish},
+            "deliver_get": q.delivered, "deliver_get_details": {"rate": q.rates.deliver},
+            "ack": q.acked, "ack_details": {"rate": q.rates.ack},
+        },
         "state": "running", "type": "classic",
     })
 }

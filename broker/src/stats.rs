@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use crate::Broker;
+use crate::core::Rates;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Overview {
@@ -24,6 +25,7 @@ pub struct Overview {
     pub dead_lettered: u64,
     pub expired: u64,
     pub memory_alarm: bool,
+    pub rates: Rates,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -40,6 +42,7 @@ pub struct QueueInfo {
     pub published: u64,
     pub delivered: u64,
     pub acked: u64,
+    pub rates: Rates,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -85,6 +88,7 @@ impl Broker {
             dead_lettered: core.totals.dead_lettered,
             expired: core.totals.expired,
             memory_alarm: core.is_blocked(),
+            rates: core.totals.rates,
         };
         for v in core.vhosts.values() {
             o.exchanges += v.exchanges.len();
@@ -117,6 +121,7 @@ impl Broker {
                     published: q.stats.published,
                     delivered: q.stats.delivered,
                     acked: q.stats.acked,
+                    rates: q.stats.rates,
                 })
             })
             .collect();

@@ -32,7 +32,7 @@ pub use channel::Channel;
 pub use exchange::{Destination, Exchange, ExchangeKind};
 pub use message::{Message, QueuedMessage};
 pub use outbox::Outbox;
-pub use queue::Queue;
+pub use queue::{Queue, Rates};
 
 pub type ConnId = u64;
 
@@ -147,7 +147,13 @@ pub struct Totals {
     pub returned: u64,
     pub dead_lettered: u64,
     pub expired: u64,
+    pub rates: queue::Rates,
+    sampled: (u64, u64, u64),
+    sampled_ms: u64,
 }
+
+/// How often message rates are recomputed (RabbitMQ samples every 5 s).
+const RATE_INTERVAL_MS: u64 = 5_000;
 
 impl Core {
     pub(crate) fn new(
@@ -342,7 +348,30 @@ impl Core {
     pub fn tick(&mut self) {
         let now = now_ms();
         self.expire_all(now);
+        self.sample_rates(now);
         self.after_change();
+    }
+
+    fn sample_rates(&mut self, now: u64) {
+        let t = &mut self.totals;
+        if t.sampled_ms == 0 {
+            t.sampled_ms = now;
+            return;
+        }
+        let elapsed = now.saturating_sub(t.sampled_ms);
+        if elapsed < RATE_INTERVAL_MS {
+            return;
+        }
+        let secs = elapsed as f64 / 1000.0;
+        let current = (t.published, t.delivered, t.acked);
+        t.rates = queue::rates_between(t.sampled, current, secs);
+        t.sampled = current;
+        t.sampled_ms = now;
+        for v in self.vhosts.values_mut() {
+            for q in v.queues.values_mut() {
+                q.stats.sample(secs);
+            }
+        }
     }
 
     /// The journal has made everything up to `seq` durable.

@@ -155,6 +155,39 @@ pub struct QueueStats {
     pub published: u64,
     pub delivered: u64,
     pub acked: u64,
+    /// Messages per second over the last sampling interval.
+    pub rates: Rates,
+    sampled: (u64, u64, u64),
+}
+
+/// Per-second rates, as RabbitMQ's management API reports them.
+#[derive(Debug, Default, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Rates {
+    pub publish: f64,
+    pub deliver: f64,
+    pub ack: f64,
+}
+
+impl QueueStats {
+    /// Updates the rates from the counters' change over `secs`.
+    pub fn sample(&mut self, secs: f64) {
+        let now = (self.published, self.delivered, self.acked);
+        self.rates = rates_between(self.sampled, now, secs);
+        self.sampled = now;
+    }
+}
+
+/// Rates from two (published, delivered, acked) samples `secs` apart.
+pub fn rates_between(before: (u64, u64, u64), after: (u64, u64, u64), secs: f64) -> Rates {
+    if secs <= 0.0 {
+        return Rates::default();
+    }
+    let per = |a: u64, b: u64| b.saturating_sub(a) as f64 / secs;
+    Rates {
+        publish: per(before.0, after.0),
+        deliver: per(before.1, after.1),
+        ack: per(before.2, after.2),
+    }
 }
 
 impl Queue {
@@ -346,6 +379,20 @@ mod tests {
         .unwrap();
         assert_eq!(ok.message_ttl, Some(0));
         assert_eq!(ok.max_priority, Some(10));
+    }
+
+    #[test]
+    fn rates_are_per_second_deltas() {
+        let r = rates_between((10, 0, 0), (60, 20, 5), 5.0);
+        assert_eq!(
+            r,
+            Rates {
+                publish: 10.0,
+                deliver: 4.0,
+                ack: 1.0
+            }
+        );
+        assert_eq!(rates_between((0, 0, 0), (5, 5, 5), 0.0), Rates::default());
     }
 
     #[test]
