@@ -1,11 +1,12 @@
-//! The connection state machine fed arbitrary bytes after a valid header:
-//! never panics, and once it has sent connection.close it sends nothing but
-//! what the close handshake allows.
+//! The connection state machine, taken through a valid handshake and a
+//! channel.open, then fed arbitrary bytes: never panics, and once it has
+//! sent connection.close it sends nothing but what the close handshake allows.
 #![no_main]
 
 use std::sync::Arc;
 
 use broker::proto::frame::decode_frame;
+use broker::proto::method::{ChannelOpen, ConnectionOpen, ConnectionStartOk, ConnectionTuneOk};
 use broker::proto::{Frame, Method, PROTOCOL_HEADER};
 use broker::session::{Output, Session};
 use bytes::BytesMut;
@@ -15,6 +16,22 @@ fuzz_target!(|data: &[u8]| {
     let mut session = Session::new(Arc::new(broker::Config::default()), true);
     let mut out = Vec::new();
     session.handle_header(PROTOCOL_HEADER, &mut out);
+    let handshake: [Method; 4] = [
+        ConnectionStartOk {
+            mechanism: "PLAIN".into(),
+            response: bytes::Bytes::from_static(b"\0guest\0guest"),
+            ..Default::default()
+        }
+        .into(),
+        ConnectionTuneOk { channel_max: 8, frame_max: 131_072, heartbeat: 0 }.into(),
+        ConnectionOpen { virtual_host: "/".into(), ..Default::default() }.into(),
+        ChannelOpen::default().into(),
+    ];
+    for (i, m) in handshake.into_iter().enumerate() {
+        let channel = if i == 3 { 1 } else { 0 };
+        session.handle_frame(Frame::Method { channel, method: m }, &mut out);
+    }
+    assert!(session.is_running());
     let mut buf = BytesMut::from(data);
     let mut closing = false;
     loop {
