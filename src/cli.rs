@@ -27,8 +27,40 @@ pub enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Work with blueprints offline.
+    Blueprints {
+        #[command(subcommand)]
+        command: BlueprintsCommand,
+    },
     /// Print the version.
     Version,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BlueprintsCommand {
+    /// Parse a blueprint and its imports offline and plan a deployment, as
+    /// `cfy blueprints validate` did; exits non-zero when it is invalid.
+    Validate(ValidateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The main blueprint YAML file.
+    pub path: PathBuf,
+    /// Import resolver rule `URL_PREFIX=REPLACEMENT_PREFIX` (repeatable,
+    /// tried in order before the bundled definitions).
+    #[arg(long = "resolver-rule", value_name = "PREFIX=REPLACEMENT", value_parser = parse_key_value)]
+    pub resolver_rules: Vec<(String, String)>,
+    /// Directory that relative imports fall back to (the file server root).
+    #[arg(long)]
+    pub resources_base: Option<PathBuf>,
+    /// Deployment inputs, as JSON text or a JSON/YAML file; builds the
+    /// deployment plan with them.
+    #[arg(long, value_name = "JSON|FILE")]
+    pub inputs: Option<String>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

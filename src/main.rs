@@ -5,13 +5,13 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 
-use cfyd::cli::{Cli, Command, ConfigCommand};
+use cfyd::cli::{BlueprintsCommand, Cli, Command, ConfigCommand};
 use cfyd::config;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("cfyd: error: {e:#}");
             ExitCode::FAILURE
@@ -19,7 +19,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Version => {
             println!(
@@ -27,14 +27,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 env!("CARGO_PKG_VERSION"),
                 cfyd::rest::status::COMPATIBLE_VERSION
             );
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
+        Command::Blueprints {
+            command: BlueprintsCommand::Validate(args),
+        } => cfyd::validate::run(&args),
         Command::Config {
             command: ConfigCommand::Show(args),
         } => {
             let config = config::load(&args.overrides(), std::env::vars())?;
             print!("{}", config.to_toml());
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::Serve(args) => {
             let config = config::load(&args.overrides(), std::env::vars())?;
@@ -43,7 +46,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .enable_all()
                 .build()
                 .context("cannot start the async runtime")?;
-            runtime.block_on(cfyd::app::run(config, cfyd::app::shutdown_signal()))
+            runtime.block_on(cfyd::app::run(config, cfyd::app::shutdown_signal()))?;
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

@@ -23,8 +23,17 @@ fuzz_target!(|data: &[u8]| {
             ..Default::default()
         }
         .into(),
-        ConnectionTuneOk { channel_max: 8, frame_max: 131_072, heartbeat: 0 }.into(),
-        ConnectionOpen { virtual_host: "/".into(), ..Default::default() }.into(),
+        ConnectionTuneOk {
+            channel_max: 8,
+            frame_max: 131_072,
+            heartbeat: 0,
+        }
+        .into(),
+        ConnectionOpen {
+            virtual_host: "/".into(),
+            ..Default::default()
+        }
+        .into(),
         ChannelOpen::default().into(),
     ];
     for (i, m) in handshake.into_iter().enumerate() {
@@ -39,7 +48,11 @@ fuzz_target!(|data: &[u8]| {
         match decode_frame(&mut buf, session.frame_max) {
             Ok(Some(frame)) => session.handle_frame(frame, &mut out),
             Ok(None) => break,
-            Err(e) => session.frame_error(&e, &mut out),
+            Err(e) => {
+                // The server drops the rest of its buffer after a frame error.
+                session.frame_error(&e, &mut out);
+                buf.clear();
+            }
         }
         for o in &out {
             if let Output::Send(Frame::Method { method, .. }) = o {
