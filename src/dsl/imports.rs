@@ -27,14 +27,14 @@ pub struct Resolver {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Source {
     File(PathBuf),
-    Bundled(&'static str),
+    Bundled(String),
 }
 
 impl Source {
     fn display(&self) -> String {
         match self {
             Source::File(p) => p.display().to_string(),
-            Source::Bundled(u) => (*u).to_owned(),
+            Source::Bundled(u) => u.clone(),
         }
     }
 }
@@ -60,7 +60,13 @@ pub fn load_merged(main: &Path, resolver: &Resolver) -> DslResult<Value> {
             format!("cannot read blueprint {}: {e}", main.display()),
         )
     })?;
-    let doc = yaml::load(&text, &main.display().to_string())?;
+    load_merged_text(&text, main, resolver)
+}
+
+/// As [`load_merged`], with the main file's text given (imports still
+/// resolve relative to `main`).
+pub fn load_merged_text(text: &str, main: &Path, resolver: &Resolver) -> DslResult<Value> {
+    let doc = yaml::load(text, &main.display().to_string())?;
     let Value::Object(mut combined) = doc else {
         return Err(DslError::format(format!(
             "Expected 'dict' type but found '{}' type in {}",
@@ -98,10 +104,7 @@ pub fn load_merged(main: &Path, resolver: &Resolver) -> DslResult<Value> {
                     })?,
                     p.display().to_string(),
                 ),
-                Source::Bundled(url) => (
-                    bundled::get(url).unwrap_or_default().to_owned(),
-                    (*url).to_owned(),
-                ),
+                Source::Bundled(url) => (bundled::get(url).unwrap_or_default(), url.clone()),
             };
             let parsed = yaml::load(&text, &name)?;
             let Value::Object(parsed) = parsed else {

@@ -28,6 +28,12 @@ pub fn parse(main: &Path, resolver: &Resolver) -> DslResult<Value> {
     parse::plan(&doc, main)
 }
 
+/// Parses blueprint text as if it were the file `main`.
+pub fn parse_text(text: &str, main: &Path, resolver: &Resolver) -> DslResult<Value> {
+    let doc = imports::load_merged_text(text, main, resolver)?;
+    parse::plan(&doc, main)
+}
+
 /// A deployment built from a plan: resolved inputs, nodes with static
 /// functions evaluated, and node instances.
 #[derive(Debug, Clone)]
