@@ -133,16 +133,12 @@ fn every_error_code_has_a_blueprint() {
         ),
         (
             "import not found",
-            format!(
-                "tosca_definitions_version: cloudify_dsl_1_2\nimports: [missing/types.yaml]\nnode_templates: {{}}\n"
-            ),
+            "tosca_definitions_version: cloudify_dsl_1_2\nimports: [missing/types.yaml]\nnode_templates: {}\n".to_string(),
             13,
         ),
         (
             "remote import",
-            format!(
-                "tosca_definitions_version: cloudify_dsl_1_2\nimports: [http://example.com/x.yaml]\nnode_templates: {{}}\n"
-            ),
+            "tosca_definitions_version: cloudify_dsl_1_2\nimports: [http://example.com/x.yaml]\nnode_templates: {}\n".to_string(),
             13,
         ),
         (
@@ -256,9 +252,7 @@ fn every_error_code_has_a_blueprint() {
         ),
         (
             "version gate",
-            format!(
-                "tosca_definitions_version: cloudify_dsl_1_0\ndescription: not yet\nnode_templates: {{}}\n"
-            ),
+            "tosca_definitions_version: cloudify_dsl_1_0\ndescription: not yet\nnode_templates: {}\n".to_string(),
             102,
         ),
         (

@@ -13,9 +13,8 @@ fuzz_target!(|data: &[u8]| {
     let resolver = cfyd::dsl::Resolver::default();
     if let Ok(plan) =
         cfyd::dsl::parse_text(text, Path::new("/nonexistent/blueprint.yaml"), &resolver)
+        && let Some(nodes) = plan["nodes"].as_array()
     {
-        if let Some(nodes) = plan["nodes"].as_array() {
-            let _ = cfyd::dsl::instances::generate(nodes);
-        }
+        let _ = cfyd::dsl::instances::generate(nodes);
     }
 });

@@ -163,10 +163,10 @@ fn import_list(imports: &Value, from: &Source) -> DslResult<Vec<String>> {
 
 fn resolve(imp: &str, from: &Source, resolver: &Resolver) -> DslResult<Source> {
     for (prefix, replacement) in &resolver.rules {
-        if let Some(rest) = imp.strip_prefix(prefix.as_str()) {
-            if let Some(s) = locate(&format!("{replacement}{rest}"), from, resolver) {
-                return Ok(s);
-            }
+        if let Some(rest) = imp.strip_prefix(prefix.as_str())
+            && let Some(s) = locate(&format!("{replacement}{rest}"), from, resolver)
+        {
+            return Ok(s);
         }
     }
     locate(imp, from, resolver).ok_or_else(|| {

@@ -20,8 +20,11 @@ pub struct OpContext<'a> {
     pub describe: String,
 }
 
+/// (implementation, inputs, the other keys).
+type OpParts = (String, Map<String, Value>, Map<String, Value>);
+
 /// A type-level operation: `"impl"` or `{implementation, inputs: schema, …}`.
-fn split(def: &Value) -> DslResult<(String, Map<String, Value>, Map<String, Value>)> {
+fn split(def: &Value) -> DslResult<OpParts> {
     match def {
         Value::Null => Ok((String::new(), Map::new(), Map::new())),
         Value::String(s) => Ok((s.clone(), Map::new(), Map::new())),

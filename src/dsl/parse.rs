@@ -70,7 +70,7 @@ fn gate(feature: &str, have: u8, need: u8) -> DslResult<()> {
     Ok(())
 }
 
-fn section<'a>(doc: &'a Map<String, Value>, key: &str) -> DslResult<Map<String, Value>> {
+fn section(doc: &Map<String, Value>, key: &str) -> DslResult<Map<String, Value>> {
     match doc.get(key) {
         None | Some(Value::Null) => Ok(Map::new()),
         Some(Value::Object(m)) => Ok(m.clone()),
@@ -467,10 +467,10 @@ fn interface_operations(
         let type_def = type_ifaces.get(iface).and_then(|i| i.get(op));
         let template_def = template_ifaces.get(iface).and_then(|i| i.get(op));
         for def in [type_def, template_def].into_iter().flatten() {
-            if let Value::Object(m) = def {
-                if m.contains_key("max_retries") || m.contains_key("retry_interval") {
-                    gate("max_retries and retry_interval", version, 1)?;
-                }
+            if let Value::Object(m) = def
+                && (m.contains_key("max_retries") || m.contains_key("retry_interval"))
+            {
+                gate("max_retries and retry_interval", version, 1)?;
             }
         }
         let ctx = OpContext {
@@ -520,10 +520,7 @@ fn check_hosts(nodes: &mut [Value], node_types: &Map<String, Value>) -> DslResul
         let mut current = name.clone();
         let mut host = None;
         let mut steps = 0;
-        loop {
-            let Some((parent, host_here)) = by_name.get(&current) else {
-                break;
-            };
+        while let Some((parent, host_here)) = by_name.get(&current) {
             if *host_here {
                 host = Some(current.clone());
                 break;
@@ -688,10 +685,11 @@ fn deployment_plugins(nodes: &[Value]) -> Vec<Value> {
 fn workflow_plugins(workflows: &Map<String, Value>, plugins: &Map<String, Value>) -> Vec<Value> {
     let mut out: Vec<Value> = Vec::new();
     for w in workflows.values() {
-        if let Some(p) = w["plugin"].as_str().and_then(|p| plugins.get(p)) {
-            if p["install"] != false && !out.contains(p) {
-                out.push(p.clone());
-            }
+        if let Some(p) = w["plugin"].as_str().and_then(|p| plugins.get(p))
+            && p["install"] != false
+            && !out.contains(p)
+        {
+            out.push(p.clone());
         }
     }
     out

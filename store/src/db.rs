@@ -346,10 +346,10 @@ impl Store {
                 None
             }
         };
-        if let Some(d) = &new_doc {
-            if !d.is_object() {
-                return Err(abort(Error::NotAnObject));
-            }
+        if let Some(d) = &new_doc
+            && !d.is_object()
+        {
+            return Err(abort(Error::NotAnObject));
         }
         let spec = self.spec(collection).map_err(abort)?;
         if let Some((_, old_doc)) = &old {

@@ -56,11 +56,11 @@ proptest! {
             match op {
                 Op::Insert(i, g) => {
                     let r = s.insert("items", &id(i), doc(i, g));
-                    if model.contains_key(&id(i)) {
-                        prop_assert!(matches!(r, Err(Error::AlreadyExists { .. })), "expected AlreadyExists");
-                    } else {
+                    if let std::collections::btree_map::Entry::Vacant(e) = model.entry(id(i)) {
                         prop_assert_eq!(r.unwrap().version, 1);
-                        model.insert(id(i), (1, doc(i, g)));
+                        e.insert((1, doc(i, g)));
+                    } else {
+                        prop_assert!(matches!(r, Err(Error::AlreadyExists { .. })), "expected AlreadyExists");
                     }
                 }
                 Op::Replace(i, g, stale) => {
