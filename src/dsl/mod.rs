@@ -5,6 +5,16 @@
 //! [`prepare_deployment`] checks inputs, evaluates static functions and
 //! generates node instances. Both are pure apart from reading files.
 
+/// Builds a JSON object by moving values in (`json!` would serialise a
+/// deep copy of every interpolated map and vector).
+macro_rules! obj {
+    ($($k:expr => $v:expr),* $(,)?) => {{
+        let mut m = serde_json::Map::new();
+        $( m.insert($k.to_owned(), serde_json::Value::from($v)); )*
+        serde_json::Value::Object(m)
+    }};
+}
+
 mod bundled;
 pub mod error;
 pub mod functions;

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::error::{DslError, DslResult, code};
 use super::types::is_function;
@@ -16,8 +16,24 @@ pub struct OpContext<'a> {
     pub blueprint_dir: &'a Path,
     /// Code for an unresolvable mapping: 10 node, 19 relationship, 21 workflow.
     pub error_code: i32,
-    /// e.g. `operation 'create' in interface 'x' in node 'vm' of type 'T'`.
-    pub describe: String,
+    /// The operation and interface names (empty for workflows), and the
+    /// owner, e.g. `node 'vm' of type 'T'`; messages are built on error only.
+    pub op: &'a str,
+    pub iface: &'a str,
+    pub owner: &'a str,
+}
+
+impl OpContext<'_> {
+    fn describe(&self) -> String {
+        if self.op.is_empty() {
+            self.owner.to_owned()
+        } else {
+            format!(
+                "operation '{}' in interface '{}' of {}",
+                self.op, self.iface, self.owner
+            )
+        }
+    }
 }
 
 /// (implementation, inputs, the other keys).
@@ -112,7 +128,7 @@ fn check_required(
                 code::MANDATORY_MISSING,
                 format!(
                     "{} does not provide a value for mandatory input '{k}'",
-                    ctx.describe
+                    ctx.describe()
                 ),
             ));
         }
@@ -133,22 +149,26 @@ pub fn mapping(
         Some(other) => {
             return Err(DslError::new(
                 code::OPERATION_EXECUTOR,
-                format!("{}: illegal executor {other}", ctx.describe),
+                format!("{}: illegal executor {other}", ctx.describe()),
             ));
         }
     };
     let max_retries = rest.get("max_retries").cloned().unwrap_or(Value::Null);
     let retry_interval = rest.get("retry_interval").cloned().unwrap_or(Value::Null);
     if implementation.is_empty() {
-        return Ok(json!({
-            "plugin": "", "operation": "", "executor": executor, "inputs": inputs,
-            "has_intrinsic_functions": false, "max_retries": max_retries, "retry_interval": retry_interval,
-        }));
+        return Ok(obj! {
+            "plugin" => "", "operation" => "", "executor" => executor, "inputs" => inputs,
+            "has_intrinsic_functions" => false, "max_retries" => max_retries, "retry_interval" => retry_interval,
+        });
     }
     let candidates: Vec<&String> = ctx
         .plugins
         .keys()
-        .filter(|p| implementation.starts_with(&format!("{p}.")))
+        .filter(|p| {
+            implementation
+                .strip_prefix(p.as_str())
+                .is_some_and(|rest| rest.starts_with('.'))
+        })
         .collect();
     let (plugin, operation) = match candidates.as_slice() {
         [p] => ((*p).clone(), implementation[p.len() + 1..].to_owned()),
@@ -161,7 +181,7 @@ pub fn mapping(
                     ctx.error_code,
                     format!(
                         "Could not extract plugin from operation mapping '{implementation}', which is declared for {}",
-                        ctx.describe
+                        ctx.describe()
                     ),
                 ));
             }
@@ -170,7 +190,7 @@ pub fn mapping(
                     code::NO_SCRIPT_PLUGIN,
                     format!(
                         "Script plugin is not defined but it is required for mapping '{implementation}' of {}",
-                        ctx.describe
+                        ctx.describe()
                     ),
                 ));
             }
@@ -179,7 +199,7 @@ pub fn mapping(
                     code::SCRIPT_PATH_GIVEN,
                     format!(
                         "Cannot define 'script_path' input for {}: the mapping already names a script",
-                        ctx.describe
+                        ctx.describe()
                     ),
                 ));
             }
@@ -194,7 +214,7 @@ pub fn mapping(
                 code::AMBIGUOUS_MAPPING,
                 format!(
                     "Ambiguous operation mapping '{implementation}' for {}: plugins {many:?} all match",
-                    ctx.describe
+                    ctx.describe()
                 ),
             ));
         }
@@ -207,10 +227,10 @@ pub fn mapping(
         .map(str::to_owned);
     let executor = executor.or(plugin_executor);
     let has_functions = inputs.values().any(contains_function);
-    Ok(json!({
-        "plugin": plugin, "operation": operation, "executor": executor, "inputs": inputs,
-        "has_intrinsic_functions": has_functions, "max_retries": max_retries, "retry_interval": retry_interval,
-    }))
+    Ok(obj! {
+        "plugin" => plugin, "operation" => operation, "executor" => executor, "inputs" => inputs,
+        "has_intrinsic_functions" => has_functions, "max_retries" => max_retries, "retry_interval" => retry_interval,
+    })
 }
 
 /// Whether a value holds a function anywhere inside it.

@@ -2,8 +2,10 @@
 //! types, plugins, node templates, relationships, workflows, groups and
 //! function references (cloudify-api.md §2).
 
-use std::collections::HashSet;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::rc::Rc;
 
 use serde_json::{Map, Value, json};
 
@@ -30,6 +32,48 @@ const TOP_LEVEL: &[&str] = &[
     "groups",
     "outputs",
 ];
+
+/// A type's hierarchy and merged sections, computed once per parse.
+struct TypeInfo {
+    chain: Vec<String>,
+    schema: Map<String, Value>,
+    /// Merged interface sections, in the order asked for.
+    interfaces: Vec<Map<String, Value>>,
+}
+
+/// Per-parse memo of type information and of operations resolved from
+/// type definitions alone.
+#[derive(Default)]
+struct Memo {
+    types: RefCell<HashMap<(String, String), Rc<TypeInfo>>>,
+    ops: RefCell<HashMap<(String, String, String), Value>>,
+}
+
+impl Memo {
+    fn type_info(
+        &self,
+        kind: &str,
+        defs: &Map<String, Value>,
+        name: &str,
+        sections: &[&str],
+    ) -> DslResult<Rc<TypeInfo>> {
+        let key = (kind.to_owned(), name.to_owned());
+        if let Some(info) = self.types.borrow().get(&key) {
+            return Ok(info.clone());
+        }
+        let chain = types::hierarchy(kind, defs, name)?;
+        let info = Rc::new(TypeInfo {
+            schema: types::merged_schema(defs, &chain, "properties"),
+            interfaces: sections
+                .iter()
+                .map(|s| types::merged_interfaces(defs, &chain, s))
+                .collect(),
+            chain,
+        });
+        self.types.borrow_mut().insert(key, info.clone());
+        Ok(info)
+    }
+}
 
 /// `cloudify_dsl_1_x` as its minor number.
 pub fn dsl_version(doc: &Map<String, Value>) -> DslResult<u8> {
@@ -124,9 +168,11 @@ pub fn plan(doc: &Value, main: &Path) -> DslResult<Value> {
         ));
     }
 
+    let memo = Memo::default();
     let mut nodes = Vec::new();
     for (name, t) in &templates {
         nodes.push(node(
+            &memo,
             name,
             dict(t, &format!("node template '{name}'"))?,
             &templates,
@@ -157,20 +203,22 @@ pub fn plan(doc: &Value, main: &Path) -> DslResult<Value> {
             )));
         }
     }
-    let plan = json!({
-        "description": doc.get("description").cloned().unwrap_or(Value::Null),
-        "inputs": inputs,
-        "outputs": outputs,
-        "nodes": nodes,
-        "relationships": rel_types,
-        "workflows": workflows,
-        "policy_types": policy_types,
-        "policy_triggers": policy_triggers,
-        "groups": groups,
-        "deployment_plugins_to_install": deployment_plugins(&nodes),
-        "workflow_plugins_to_install": workflow_plugins(&workflows, &plugins),
-        "version": {"raw": format!("cloudify_dsl_1_{version}"), "definitions_name": "cloudify_dsl", "definitions_version": [1, version]},
-    });
+    let deployment_plugins = deployment_plugins(&nodes);
+    let workflow_plugins = workflow_plugins(&workflows, &plugins);
+    let plan = obj! {
+        "description" => doc.get("description").cloned().unwrap_or(Value::Null),
+        "inputs" => inputs,
+        "outputs" => outputs,
+        "nodes" => nodes,
+        "relationships" => rel_types,
+        "workflows" => workflows,
+        "policy_types" => policy_types,
+        "policy_triggers" => policy_triggers,
+        "groups" => groups,
+        "deployment_plugins_to_install" => deployment_plugins,
+        "workflow_plugins_to_install" => workflow_plugins,
+        "version" => json!({"raw": format!("cloudify_dsl_1_{version}"), "definitions_name": "cloudify_dsl", "definitions_version": [1, version]}),
+    };
     functions::validate_plan(&plan, version)?;
     Ok(plan)
 }
@@ -226,6 +274,7 @@ fn plugins(section: &Map<String, Value>, version: u8) -> DslResult<Map<String, V
 
 #[allow(clippy::too_many_arguments)]
 fn node(
+    memo: &Memo,
     name: &str,
     t: &Map<String, Value>,
     templates: &Map<String, Value>,
@@ -265,14 +314,15 @@ fn node(
             ),
         ));
     }
-    let chain = types::hierarchy("node type", node_types, ty)?;
-    let schema = types::merged_schema(node_types, &chain, "properties");
+    let info = memo.type_info("node type", node_types, ty, &["interfaces"])?;
+    let chain = info.chain.clone();
+    let schema = &info.schema;
     let given = match t.get("properties") {
         None | Some(Value::Null) => Map::new(),
         Some(v) => dict(v, &format!("properties of node '{name}'"))?.clone(),
     };
     let properties =
-        types::validate_properties(&format!("'{name}' node"), &schema, &given, data_types, 0)?;
+        types::validate_properties(&format!("'{name}' node"), schema, &given, data_types, 0)?;
 
     let deploy = match t.get("instances").and_then(|i| i.get("deploy")) {
         None => 1,
@@ -286,13 +336,15 @@ fn node(
         },
     };
 
-    let type_ifaces = types::merged_interfaces(node_types, &chain, "interfaces");
+    let type_ifaces = &info.interfaces[0];
     let template_ifaces = match t.get("interfaces") {
         None | Some(Value::Null) => Map::new(),
         Some(v) => dict(v, &format!("interfaces of node '{name}'"))?.clone(),
     };
     let operations = interface_operations(
-        &type_ifaces,
+        memo,
+        &format!("node_type/{ty}"),
+        type_ifaces,
         &template_ifaces,
         plugins,
         blueprint_dir,
@@ -341,7 +393,13 @@ fn node(
                 ),
             ));
         }
-        let rchain = types::hierarchy("relationship", rel_types, rtype)?;
+        let rinfo = memo.type_info(
+            "relationship",
+            rel_types,
+            rtype,
+            &["source_interfaces", "target_interfaces"],
+        )?;
+        let rchain = rinfo.chain.clone();
         if rchain
             .iter()
             .any(|t| t == "cloudify.relationships.contained_in")
@@ -356,7 +414,7 @@ fn node(
                 ));
             }
         }
-        let rschema = types::merged_schema(rel_types, &rchain, "properties");
+        let rschema = &rinfo.schema;
         let rgiven = r
             .get("properties")
             .and_then(Value::as_object)
@@ -364,21 +422,26 @@ fn node(
             .unwrap_or_default();
         let rprops = types::validate_properties(
             &format!("'{name}' node relationship '{rtype}'"),
-            &rschema,
+            rschema,
             &rgiven,
             data_types,
             0,
         )?;
         let mut ops = Map::new();
-        for side in ["source_interfaces", "target_interfaces"] {
-            let type_ifaces = types::merged_interfaces(rel_types, &rchain, side);
+        for (i, side) in ["source_interfaces", "target_interfaces"]
+            .into_iter()
+            .enumerate()
+        {
+            let type_ifaces = &rinfo.interfaces[i];
             let given = r
                 .get(side)
                 .and_then(Value::as_object)
                 .cloned()
                 .unwrap_or_default();
             let resolved = interface_operations(
-                &type_ifaces,
+                memo,
+                &format!("relationship/{rtype}/{side}"),
+                type_ifaces,
                 &given,
                 plugins,
                 blueprint_dir,
@@ -393,7 +456,7 @@ fn node(
             };
             ops.insert(key.into(), Value::Object(resolved));
         }
-        let mut rel = json!({"type": rtype, "target_id": target, "type_hierarchy": rchain, "properties": rprops});
+        let mut rel = obj! {"type" => rtype, "target_id" => target, "type_hierarchy" => rchain, "properties" => rprops};
         if let Value::Object(m) = &mut rel {
             m.extend(ops);
         }
@@ -419,24 +482,27 @@ fn node(
             }
         }
     }
-    Ok(json!({
-        "id": name,
-        "name": name,
-        "type": ty,
-        "type_hierarchy": chain,
-        "properties": properties,
-        "operations": operations,
-        "relationships": relationships,
-        "plugins": used_plugins,
-        "instances": {"deploy": deploy},
-        "host_id": Value::Null,
-        "interfaces": template_ifaces,
-    }))
+    Ok(obj! {
+        "id" => name,
+        "name" => name,
+        "type" => ty,
+        "type_hierarchy" => chain,
+        "properties" => properties,
+        "operations" => operations,
+        "relationships" => relationships,
+        "plugins" => used_plugins,
+        "instances" => json!({"deploy": deploy}),
+        "host_id" => Value::Null,
+        "interfaces" => template_ifaces,
+    })
 }
 
 /// Every operation of the merged interfaces, under its short and its
 /// qualified name (short names dropped where two interfaces share them).
+#[allow(clippy::too_many_arguments)]
 fn interface_operations(
+    memo: &Memo,
+    type_key: &str,
     type_ifaces: &Map<String, Value>,
     template_ifaces: &Map<String, Value>,
     plugins: &Map<String, Value>,
@@ -477,9 +543,28 @@ fn interface_operations(
             plugins,
             blueprint_dir,
             error_code,
-            describe: format!("operation '{op}' in interface '{iface}' of {owner}"),
+            op,
+            iface,
+            owner,
         };
-        let resolved = operations::resolve(type_def, template_def, &ctx)?;
+        // Operations a template does not touch resolve the same for every
+        // template of the type: resolve them once.
+        let key = (type_key.to_owned(), iface.clone(), op.clone());
+        let cached = if template_def.is_none() {
+            memo.ops.borrow().get(&key).cloned()
+        } else {
+            None
+        };
+        let resolved = match cached {
+            Some(r) => r,
+            None => {
+                let r = operations::resolve(type_def, template_def, &ctx)?;
+                if template_def.is_none() {
+                    memo.ops.borrow_mut().insert(key, r.clone());
+                }
+                r
+            }
+        };
         out.insert(format!("{iface}.{op}"), resolved.clone());
         if !short_seen.insert(op.clone()) {
             short_dupes.insert(op.clone());
@@ -587,11 +672,14 @@ fn workflows(
                 )));
             }
         };
+        let owner = format!("workflow '{name}'");
         let ctx = OpContext {
             plugins,
             blueprint_dir,
             error_code: code::WORKFLOW_MAPPING,
-            describe: format!("workflow '{name}'"),
+            op: "",
+            iface: "",
+            owner: &owner,
         };
         let resolved = operations::mapping(&mapping, Map::new(), &Map::new(), &ctx)?;
         let mut parameters = parameters;
