@@ -237,10 +237,185 @@ impl Evaluator<'_> {
     }
 }
 
+/// What run-time evaluation needs to know about node instances.
+pub trait Runtime {
+    /// The runtime properties of an instance.
+    fn runtime_properties(&self, instance_id: &str) -> Option<Map<String, Value>>;
+    /// The node an instance belongs to.
+    fn node_of(&self, instance_id: &str) -> Option<String>;
+    /// The instances of a node.
+    fn instances_of(&self, node: &str) -> Vec<String>;
+}
+
+/// The instance contexts an operation or output is evaluated in.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    pub self_instance: Option<String>,
+    pub source: Option<String>,
+    pub target: Option<String>,
+}
+
+/// Evaluates get_attribute (runtime properties, falling back to the node's
+/// properties, else null) and concat, after the static functions were
+/// evaluated; used by `/evaluate/functions`, outputs and the workflow engine.
+pub fn eval_runtime(
+    v: &Value,
+    ctx: &Context,
+    rt: &dyn Runtime,
+    node_properties: &Map<String, Value>,
+) -> DslResult<Value> {
+    match v {
+        Value::Object(m) if super::types::is_function(v) => {
+            let (name, args) = m
+                .iter()
+                .next()
+                .map(|(k, a)| (k.as_str(), a))
+                .unwrap_or(("", &Value::Null));
+            match name {
+                "get_attribute" => {
+                    let parts = args.as_array().cloned().unwrap_or_default();
+                    let reference = parts.first().and_then(Value::as_str).unwrap_or_default();
+                    let instance = match reference {
+                        "SELF" => ctx.self_instance.clone(),
+                        "SOURCE" => ctx.source.clone(),
+                        "TARGET" => ctx.target.clone(),
+                        node => {
+                            let all = rt.instances_of(node);
+                            match all.as_slice() {
+                                [one] => Some(one.clone()),
+                                [] => {
+                                    return Err(err(format!(
+                                        "get_attribute: node '{node}' has no instances"
+                                    )));
+                                }
+                                _ => {
+                                    return Err(err(format!(
+                                        "Multi instances of node '{node}' are not supported by get_attribute"
+                                    )));
+                                }
+                            }
+                        }
+                    };
+                    let Some(instance) = instance else {
+                        return Err(err(format!(
+                            "get_attribute: {reference} is not available in this context"
+                        )));
+                    };
+                    let path: Vec<&Value> = parts.iter().skip(1).collect();
+                    let runtime = rt.runtime_properties(&instance).unwrap_or_default();
+                    if let Some(v) = lookup(&Value::Object(runtime), &path) {
+                        return Ok(v);
+                    }
+                    let node = rt.node_of(&instance).unwrap_or_default();
+                    Ok(node_properties
+                        .get(&node)
+                        .and_then(|p| lookup(p, &path))
+                        .unwrap_or(Value::Null))
+                }
+                "concat" => {
+                    let parts: Vec<Value> = args
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|p| eval_runtime(p, ctx, rt, node_properties))
+                        .collect::<DslResult<_>>()?;
+                    Ok(Value::String(parts.iter().map(stringify).collect()))
+                }
+                _ => Ok(v.clone()),
+            }
+        }
+        Value::Object(m) => Ok(Value::Object(
+            m.iter()
+                .map(|(k, x)| Ok((k.clone(), eval_runtime(x, ctx, rt, node_properties)?)))
+                .collect::<DslResult<_>>()?,
+        )),
+        Value::Array(a) => Ok(Value::Array(
+            a.iter()
+                .map(|x| eval_runtime(x, ctx, rt, node_properties))
+                .collect::<DslResult<_>>()?,
+        )),
+        other => Ok(other.clone()),
+    }
+}
+
+fn lookup(root: &Value, path: &[&Value]) -> Option<Value> {
+    let mut cur = root;
+    for p in path {
+        cur = match (p, cur) {
+            (Value::String(k), Value::Object(o)) => o.get(k)?,
+            (Value::Number(i), Value::Array(a)) => a.get(i.as_u64()? as usize)?,
+            _ => return None,
+        };
+    }
+    Some(cur.clone())
+}
+
+/// Python's `str()` of a JSON value, as Cloudify's concat used it.
+fn stringify(p: &Value) -> String {
+    match p {
+        Value::String(s) => s.clone(),
+        Value::Null => "None".to_owned(),
+        Value::Bool(true) => "True".to_owned(),
+        Value::Bool(false) => "False".to_owned(),
+        other => other.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    struct Fake;
+    impl Runtime for Fake {
+        fn runtime_properties(&self, id: &str) -> Option<Map<String, Value>> {
+            (id == "vm_1").then(|| {
+                json!({"ip": "1.2.3.4", "nested": {"a": [5]}})
+                    .as_object()
+                    .cloned()
+                    .unwrap()
+            })
+        }
+        fn node_of(&self, id: &str) -> Option<String> {
+            id.split('_').next().map(str::to_owned)
+        }
+        fn instances_of(&self, node: &str) -> Vec<String> {
+            match node {
+                "vm" => vec!["vm_1".into()],
+                "web" => vec!["web_1".into(), "web_2".into()],
+                _ => vec![],
+            }
+        }
+    }
+
+    #[test]
+    fn get_attribute_reads_runtime_then_properties() {
+        let props = json!({"vm": {"port": 22}}).as_object().cloned().unwrap();
+        let ctx = Context {
+            self_instance: Some("vm_1".into()),
+            ..Context::default()
+        };
+        let v = json!({"a": {"get_attribute": ["SELF", "ip"]}, "b": {"get_attribute": ["vm", "nested", "a", 0]}, "c": {"get_attribute": ["vm", "port"]}, "d": {"get_attribute": ["vm", "missing"]}, "e": {"concat": ["http://", {"get_attribute": ["vm", "ip"]}, ":", 80]}});
+        let out = eval_runtime(&v, &ctx, &Fake, &props).unwrap();
+        assert_eq!(
+            out,
+            json!({"a": "1.2.3.4", "b": 5, "c": 22, "d": null, "e": "http://1.2.3.4:80"})
+        );
+        assert!(
+            eval_runtime(&json!({"get_attribute": ["web", "x"]}), &ctx, &Fake, &props).is_err(),
+            "multi-instance node"
+        );
+        assert!(
+            eval_runtime(
+                &json!({"get_attribute": ["TARGET", "x"]}),
+                &ctx,
+                &Fake,
+                &props
+            )
+            .is_err(),
+            "no target here"
+        );
+    }
 
     #[test]
     fn static_functions_evaluate() {

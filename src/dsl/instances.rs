@@ -12,7 +12,7 @@ use super::error::{DslError, DslResult, code};
 /// Most node instances one deployment may have.
 pub const MAX_INSTANCES: usize = 100_000;
 
-fn contained_in(node: &Value) -> Option<&str> {
+pub(crate) fn contained_in(node: &Value) -> Option<&str> {
     node["relationships"].as_array()?.iter().find_map(|r| {
         let contained = r["type_hierarchy"]
             .as_array()?
@@ -26,7 +26,7 @@ fn contained_in(node: &Value) -> Option<&str> {
     })
 }
 
-fn new_id(node: &str, taken: &mut HashSet<String>, rng: &mut impl Rng) -> String {
+pub(crate) fn new_id(node: &str, taken: &mut HashSet<String>, rng: &mut impl Rng) -> String {
     loop {
         let id = format!("{node}_{:05x}", rng.random_range(0..0x10_0000u32));
         if taken.insert(id.clone()) {

@@ -20,6 +20,7 @@ pub mod error;
 pub mod functions;
 mod imports;
 pub mod instances;
+pub mod modify;
 mod operations;
 mod parse;
 pub mod types;

@@ -702,6 +702,7 @@ fn groups(
     policy_types: &Map<String, Value>,
     triggers: &Map<String, Value>,
 ) -> DslResult<Map<String, Value>> {
+    let mut out = Map::new();
     for (name, g) in section {
         let g = dict(g, &format!("group '{name}'"))?;
         let members = g.get("members").and_then(Value::as_array).ok_or_else(|| {
@@ -721,6 +722,7 @@ fn groups(
                 ));
             }
         }
+        let mut policies_out = Map::new();
         for (pname, p) in g
             .get("policies")
             .and_then(Value::as_object)
@@ -728,12 +730,30 @@ fn groups(
             .flatten()
         {
             let ptype = p.get("type").and_then(Value::as_str).unwrap_or_default();
-            if !policy_types.contains_key(ptype) {
+            let Some(pdef) = policy_types.get(ptype) else {
                 return Err(DslError::new(
                     code::UNKNOWN_POLICY_TYPE,
                     format!("policy '{pname}' of group '{name}' has an unknown type '{ptype}'"),
                 ));
-            }
+            };
+            let schema = pdef
+                .get("properties")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
+            let given = p
+                .get("properties")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
+            let properties = types::validate_properties(
+                &format!("policy '{pname}' of group '{name}'"),
+                &schema,
+                &given,
+                &Map::new(),
+                0,
+            )?;
+            let mut triggers_out = Map::new();
             for (tname, t) in p
                 .get("triggers")
                 .and_then(Value::as_object)
@@ -741,18 +761,47 @@ fn groups(
                 .flatten()
             {
                 let ttype = t.get("type").and_then(Value::as_str).unwrap_or_default();
-                if !triggers.contains_key(ttype) {
+                let Some(tdef) = triggers.get(ttype) else {
                     return Err(DslError::new(
                         code::UNKNOWN_TRIGGER,
                         format!(
                             "trigger '{tname}' of policy '{pname}' has an unknown type '{ttype}'"
                         ),
                     ));
-                }
+                };
+                let schema = tdef
+                    .get("parameters")
+                    .and_then(Value::as_object)
+                    .cloned()
+                    .unwrap_or_default();
+                let given = t
+                    .get("parameters")
+                    .and_then(Value::as_object)
+                    .cloned()
+                    .unwrap_or_default();
+                let parameters = types::validate_properties(
+                    &format!("trigger '{tname}' of policy '{pname}'"),
+                    &schema,
+                    &given,
+                    &Map::new(),
+                    0,
+                )?;
+                triggers_out.insert(
+                    tname.clone(),
+                    json!({"type": ttype, "parameters": parameters}),
+                );
             }
+            policies_out.insert(
+                pname.clone(),
+                json!({"type": ptype, "properties": properties, "triggers": triggers_out}),
+            );
         }
+        out.insert(
+            name.clone(),
+            json!({"members": members, "policies": policies_out}),
+        );
     }
-    Ok(section.clone())
+    Ok(out)
 }
 
 fn deployment_plugins(nodes: &[Value]) -> Vec<Value> {

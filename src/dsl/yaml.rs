@@ -127,6 +127,7 @@ fn convert(v: Node, depth: usize, budget: &mut usize) -> Result<Value, String> {
         ),
         Node::Map(entries) => {
             let mut out = Map::new();
+            let mut merged: Vec<Map<String, Value>> = Vec::new();
             for (k, v) in entries {
                 let key = match k {
                     Node::Str(s) => s,
@@ -145,7 +146,38 @@ fn convert(v: Node, depth: usize, budget: &mut usize) -> Result<Value, String> {
                         return Err("a mapping key is not a scalar".to_owned());
                     }
                 };
-                out.insert(key, convert(v, depth + 1, budget)?);
+                let value = convert(v, depth + 1, budget)?;
+                if key == "<<" {
+                    // YAML merge key, as PyYAML applies it: mapped values
+                    // come in under the explicit keys, earlier sources first.
+                    match value {
+                        Value::Object(m) => merged.push(m),
+                        Value::Array(items) => {
+                            for item in items {
+                                match item {
+                                    Value::Object(m) => merged.push(m),
+                                    _ => {
+                                        return Err(
+                                            "a '<<' merge list holds a non-mapping".to_owned()
+                                        );
+                                    }
+                                }
+                            }
+                        }
+                        _ => {
+                            return Err(
+                                "a '<<' merge key needs a mapping or a list of mappings".to_owned()
+                            );
+                        }
+                    }
+                    continue;
+                }
+                out.insert(key, value);
+            }
+            for m in merged {
+                for (k, v) in m {
+                    out.entry(k).or_insert(v);
+                }
             }
             Value::Object(out)
         }
@@ -162,6 +194,17 @@ mod tests {
         assert_eq!(v["c"]["b"], 1);
         assert_eq!(v["d"][1], 1.5);
         assert_eq!(v["3"], "three");
+    }
+
+    #[test]
+    fn merge_keys_apply_under_explicit_keys() {
+        let v = load(
+            "base: &b {x: 1, y: 2}\nother: &o {y: 9, z: 3}\nm:\n  <<: [*b, *o]\n  x: 5\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(v["m"], serde_json::json!({"x": 5, "y": 2, "z": 3}));
+        assert!(v["m"].get("<<").is_none());
     }
 
     #[test]
