@@ -36,6 +36,7 @@ fn served(embedded_broker: bool) -> Vec<Listener> {
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let started = Instant::now();
     let data = DataDir::open(&config.data_dir)?;
+    let model = Arc::new(crate::model::Model::open(data.path())?);
     let embedded = config.broker.url.is_empty();
     let broker = if embedded {
         Some(broker::Broker::open(crate::amqp::broker_config(&config))?)
@@ -77,6 +78,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
             Listener::Rest | Listener::RestInternal => {
                 let app = rest::router(RestState {
                     services: services.clone(),
+                    model: model.clone(),
                     internal: listener == Listener::RestInternal,
                 });
                 tasks.spawn(async move {
@@ -147,6 +149,9 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         tasks.abort_all();
     }
     drop(bus);
+    if let Err(e) = model.store.flush() {
+        tracing::error!(error = %e, "cannot flush the store");
+    }
     if let Some(b) = &broker {
         b.close();
     }

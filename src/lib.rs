@@ -13,5 +13,6 @@ pub mod dsl;
 pub mod listeners;
 pub mod logging;
 pub mod logstash;
+pub mod model;
 pub mod rest;
 pub mod validate;

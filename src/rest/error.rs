@@ -32,6 +32,33 @@ impl RestError {
         }
     }
 
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        RestError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_parameters(message: impl Into<String>) -> Self {
+        RestError::new(StatusCode::BAD_REQUEST, "bad_parameters_error", message)
+    }
+
+    pub fn conflict(message: impl Into<String>) -> Self {
+        RestError::new(StatusCode::CONFLICT, "conflict_error", message)
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        RestError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_server_error",
+            format!(
+                "Internal error occurred in manager REST server - {}",
+                message.into()
+            ),
+        )
+    }
+
     pub fn method_not_allowed(message: impl Into<String>) -> Self {
         RestError {
             status: StatusCode::METHOD_NOT_ALLOWED,
@@ -49,5 +76,26 @@ impl IntoResponse for RestError {
             server_traceback: "",
         };
         (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<store::Error> for RestError {
+    fn from(e: store::Error) -> Self {
+        let doc_type = |c: &str| c.trim_end_matches('s').to_owned();
+        match e {
+            store::Error::NotFound { collection, id } => {
+                RestError::not_found(format!("{} {id} not found", doc_type(&collection)))
+            }
+            store::Error::AlreadyExists { collection, id } => RestError::conflict(format!(
+                "{} with ID '{id}' already exists",
+                doc_type(&collection)
+            )),
+            store::Error::Conflict {
+                current, expected, ..
+            } => RestError::conflict(format!(
+                "Node instance update conflict [current_version={current}, updated_version={expected}]"
+            )),
+            other => RestError::internal(other.to_string()),
+        }
     }
 }

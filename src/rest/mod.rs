@@ -5,40 +5,89 @@
 //! add its route to [`resource_routes`]; it is then served under all three
 //! prefixes.
 
+pub mod archive;
+mod blueprints;
+mod body;
+mod deployments;
 pub mod error;
+mod executions;
+pub mod list;
+mod nodes;
+mod provider;
 pub mod status;
 
 use std::sync::Arc;
 
-use axum::Router;
-use axum::extract::OriginalUri;
+use axum::extract::{DefaultBodyLimit, OriginalUri};
 use axum::http::Method;
-use axum::routing::get;
+use axum::routing::{get, post};
+use axum::{Extension, Router};
 
 use error::RestError;
+use list::ApiVersion;
 use status::Service;
+
+use crate::model::Model;
+
+/// Largest blueprint archive accepted (413 above it).
+pub const MAX_UPLOAD: usize = 256 << 20;
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct RestState {
     pub services: Arc<Vec<Service>>,
+    pub model: Arc<Model>,
     /// True on the internal port (8101), which agents use without auth.
     pub internal: bool,
 }
 
 /// The routes of every resource, relative to a version prefix.
-fn resource_routes() -> Router<RestState> {
+fn resource_routes(version: ApiVersion) -> Router<RestState> {
     Router::new()
         .route("/status", get(status::status))
         .route("/version", get(status::version))
+        .route("/blueprints", get(blueprints::list))
+        .route(
+            "/blueprints/{id}",
+            get(blueprints::get)
+                .put(blueprints::upload)
+                .delete(blueprints::delete),
+        )
+        .route("/blueprints/{id}/archive", get(blueprints::archive))
+        .route("/deployments", get(deployments::list))
+        .route(
+            "/deployments/{id}",
+            get(deployments::get)
+                .put(deployments::create)
+                .delete(deployments::delete),
+        )
+        .route("/deployments/{id}/outputs", get(deployments::outputs))
+        .route("/executions", get(executions::list).post(executions::start))
+        .route(
+            "/executions/{id}",
+            get(executions::get)
+                .post(executions::action)
+                .patch(executions::update),
+        )
+        .route("/nodes", get(nodes::list_nodes))
+        .route("/node-instances", get(nodes::list_instances))
+        .route(
+            "/node-instances/{id}",
+            get(nodes::get_instance).patch(nodes::patch_instance),
+        )
+        .route("/evaluate/functions", post(deployments::evaluate))
+        .route("/provider/context", get(provider::get).post(provider::post))
+        .route("/tokens", get(provider::tokens))
+        .layer(Extension(version))
+        .layer(DefaultBodyLimit::max(MAX_UPLOAD))
 }
 
 /// The whole REST application.
 pub fn router(state: RestState) -> Router {
     Router::new()
-        .nest("/api/v2", resource_routes())
-        .nest("/api/v1", resource_routes())
-        .merge(resource_routes())
+        .nest("/api/v2", resource_routes(ApiVersion::V2))
+        .nest("/api/v1", resource_routes(ApiVersion::V1))
+        .merge(resource_routes(ApiVersion::V1))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

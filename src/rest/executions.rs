@@ -1,0 +1,231 @@
+//! `/executions`: list, get, start, cancel, status updates.
+//!
+//! The workflow engine is not part of this build yet: starting a user
+//! workflow is validated as 3.3 did and then refused with a clear 501,
+//! never pretending to run.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::{Extension, Json};
+use serde_json::{Map, Value, json};
+
+use super::RestState;
+use super::error::RestError;
+use super::list::{self, ApiVersion};
+use crate::model::{DEPLOYMENTS, EXECUTIONS};
+
+pub const FIELDS: &[&str] = &[
+    "id",
+    "workflow_id",
+    "blueprint_id",
+    "deployment_id",
+    "status",
+    "error",
+    "created_at",
+    "parameters",
+    "is_system_workflow",
+];
+
+pub async fn list(
+    State(s): State<RestState>,
+    Extension(v): Extension<ApiVersion>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Result<Response, RestError> {
+    let mut p = list::parse(&q, FIELDS, &[])?;
+    let include_system = q
+        .iter()
+        .find(|(k, _)| k == "_include_system_workflows" || k == "include_system_workflows")
+        .map(|(_, v)| Value::String(v.clone()));
+    let include_system =
+        list::boolean("_include_system_workflows", include_system.as_ref(), false)?;
+    if !include_system
+        && !p
+            .query
+            .filters
+            .iter()
+            .any(|f| f.field == "is_system_workflow")
+    {
+        p.query.filters.push(store::Filter {
+            field: "is_system_workflow".into(),
+            any_of: vec![Value::Bool(false)],
+        });
+    }
+    if let Some(f) = p.query.filters.iter().find(|f| f.field == "deployment_id") {
+        for d in f.any_of.iter().filter_map(Value::as_str) {
+            if s.model.store.get(DEPLOYMENTS, d)?.is_none() {
+                return Err(RestError::not_found(format!("deployment {d} not found")));
+            }
+        }
+    }
+    let page = s.model.store.list(EXECUTIONS, &p.query)?;
+    let items = page
+        .items
+        .into_iter()
+        .map(|d| list::project(d.doc, &p.include))
+        .collect();
+    Ok(list::respond(v, items, page.total, &p))
+}
+
+pub async fn get(
+    State(s): State<RestState>,
+    Path(id): Path<String>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Result<Json<Value>, RestError> {
+    let include = list::include(&q, FIELDS)?;
+    let d = s
+        .model
+        .store
+        .get(EXECUTIONS, &id)?
+        .ok_or_else(|| RestError::not_found(format!("execution {id} not found")))?;
+    Ok(Json(list::project(d.doc, &include)))
+}
+
+pub async fn start(
+    State(s): State<RestState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, RestError> {
+    let req = super::body::json_object(&headers, &body)?;
+    let dep = req
+        .get("deployment_id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| RestError::bad_parameters("deployment_id parameter is missing"))?;
+    let wf = req
+        .get("workflow_id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| RestError::bad_parameters("workflow_id parameter is missing"))?;
+    let params = match req.get("parameters") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(m)) => m.clone(),
+        Some(_) => {
+            return Err(RestError::bad_parameters(
+                "parameters parameter is expected to be of type dict",
+            ));
+        }
+    };
+    let allow_custom = list::boolean(
+        "allow_custom_parameters",
+        req.get("allow_custom_parameters"),
+        false,
+    )?;
+    list::boolean("force", req.get("force"), false)?;
+    let d = s
+        .model
+        .store
+        .get(DEPLOYMENTS, dep)?
+        .ok_or_else(|| RestError::not_found(format!("deployment {dep} not found")))?;
+    let Some(def) = d.doc["workflows"].get(wf) else {
+        return Err(RestError::new(
+            StatusCode::BAD_REQUEST,
+            "nonexistent_workflow_error",
+            format!("Workflow {wf} does not exist in deployment {dep}"),
+        ));
+    };
+    let declared = def["parameters"].as_object().cloned().unwrap_or_default();
+    let missing: Vec<&String> = declared
+        .iter()
+        .filter(|(k, v)| v.get("default").is_none() && !params.contains_key(*k))
+        .map(|(k, _)| k)
+        .collect();
+    let custom: Vec<&String> = params
+        .keys()
+        .filter(|k| !declared.contains_key(*k))
+        .collect();
+    if !missing.is_empty() || (!custom.is_empty() && !allow_custom) {
+        let mut why = Vec::new();
+        if !missing.is_empty() {
+            why.push(format!(
+                "Workflow {wf} is missing mandatory parameters: {missing:?}"
+            ));
+        }
+        if !custom.is_empty() && !allow_custom {
+            why.push(format!("Workflow {wf} does not accept custom parameters {custom:?} (allow_custom_parameters is false)"));
+        }
+        return Err(RestError::new(
+            StatusCode::BAD_REQUEST,
+            "illegal_execution_parameters_error",
+            why.join("; "),
+        ));
+    }
+    Err(RestError::new(
+        StatusCode::NOT_IMPLEMENTED,
+        "not_implemented_error",
+        format!(
+            "Cannot start workflow '{wf}' on deployment '{dep}': the workflow engine is not supported yet in this cfyd build"
+        ),
+    ))
+}
+
+pub async fn action(
+    State(s): State<RestState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, RestError> {
+    let req = super::body::json_object(&headers, &body)?;
+    let action = req
+        .get("action")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let e = s
+        .model
+        .store
+        .get(EXECUTIONS, &id)?
+        .ok_or_else(|| RestError::not_found(format!("execution {id} not found")))?;
+    let status = e.doc["status"].as_str().unwrap_or_default().to_owned();
+    let new = match action {
+        "cancel" if matches!(status.as_str(), "pending" | "started") => "cancelling",
+        "force-cancel" if matches!(status.as_str(), "pending" | "started" | "cancelling") => {
+            "force_cancelling"
+        }
+        "cancel" | "force-cancel" => {
+            return Err(RestError::new(
+                StatusCode::BAD_REQUEST,
+                "illegal_action_error",
+                format!("Can't {action} execution {id} because it's in status {status}"),
+            ));
+        }
+        other => {
+            return Err(RestError::bad_parameters(format!(
+                "Unknown action: {other}. Valid actions are: ['cancel', 'force-cancel']"
+            )));
+        }
+    };
+    let mut patch = Map::new();
+    patch.insert("status".into(), json!(new));
+    Ok(Json(
+        s.model
+            .store
+            .update(EXECUTIONS, &id, patch, Some(e.version))?
+            .doc,
+    ))
+}
+
+/// `PATCH /executions/{id}`: workers report status (not validated, as in 3.3).
+pub async fn update(
+    State(s): State<RestState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, RestError> {
+    let req = super::body::json_object(&headers, &body)?;
+    let status = req
+        .get("status")
+        .and_then(Value::as_str)
+        .ok_or_else(|| RestError::bad_parameters("status parameter is missing"))?;
+    s.model
+        .store
+        .get(EXECUTIONS, &id)?
+        .ok_or_else(|| RestError::not_found(format!("execution {id} not found")))?;
+    let mut patch = Map::new();
+    patch.insert("status".into(), json!(status));
+    patch.insert(
+        "error".into(),
+        req.get("error").cloned().unwrap_or(json!("")),
+    );
+    Ok(Json(
+        s.model.store.update(EXECUTIONS, &id, patch, None)?.doc,
+    ))
+}

@@ -1,0 +1,449 @@
+//! The REST model endpoints over real HTTP: blueprints, deployments,
+//! executions, nodes, node instances, provider context.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+
+use common::Cfyd;
+use serde_json::{Value, json};
+
+fn runnable(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/blueprints/runnable")
+        .join(name)
+}
+
+/// A tar.gz of `dir` under one top-level directory, as the client builds it.
+fn tar_gz(dir: &Path) -> Vec<u8> {
+    let mut b = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::fast(),
+    ));
+    b.append_dir_all(dir.file_name().unwrap(), dir).unwrap();
+    b.into_inner().unwrap().finish().unwrap()
+}
+
+fn zip_of(dir: &Path) -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    let mut z = zip::ZipWriter::new(&mut out);
+    let root = dir.file_name().unwrap().to_string_lossy().into_owned();
+    for entry in walk(dir) {
+        let rel = entry
+            .strip_prefix(dir)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        z.start_file(
+            format!("{root}/{rel}"),
+            zip::write::SimpleFileOptions::default(),
+        )
+        .unwrap();
+        z.write_all(&std::fs::read(&entry).unwrap()).unwrap();
+    }
+    z.finish().unwrap();
+    out.into_inner()
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p))
+        } else {
+            out.push(p)
+        }
+    }
+    out
+}
+
+struct Api {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Api {
+    fn new(cfyd: &Cfyd) -> Api {
+        Api {
+            http: reqwest::Client::new(),
+            base: cfyd.url("rest", "/api/v2"),
+        }
+    }
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut r = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(b) = body {
+            r = r
+                .header("Content-Type", "application/json")
+                .body(b.to_string());
+        }
+        let resp = r.send().await.unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+    async fn upload(&self, id: &str, archive: Vec<u8>) -> (u16, Value) {
+        let resp = self
+            .http
+            .put(format!(
+                "{}/blueprints/{id}?application_file_name=blueprint.yaml",
+                self.base
+            ))
+            .header("Content-Type", "application/json")
+            .body(archive)
+            .send()
+            .await
+            .unwrap();
+        (resp.status().as_u16(), resp.json().await.unwrap())
+    }
+}
+
+#[tokio::test]
+async fn blueprint_to_deployment_to_node_instances() {
+    let cfyd = Cfyd::start();
+    let api = Api::new(&cfyd);
+    let (code, bp) = api.upload("hw", tar_gz(&runnable("hello-web"))).await;
+    assert_eq!(code, 201, "{bp}");
+    assert_eq!(bp["main_file_name"], "blueprint.yaml");
+    assert!(bp["plan"]["nodes"].as_array().unwrap().len() == 2);
+    let (code, again) = api.upload("hw", tar_gz(&runnable("hello-web"))).await;
+    assert_eq!(
+        (code, again["error_code"].as_str()),
+        (409, Some("conflict_error"))
+    );
+    let (code, zipped) = api.upload("mi", zip_of(&runnable("multi-instance"))).await;
+    assert_eq!(code, 201, "{zipped}");
+
+    let (code, dep) = api
+        .call(
+            reqwest::Method::PUT,
+            "/deployments/d1",
+            Some(json!({"blueprint_id": "hw"})),
+        )
+        .await;
+    assert_eq!(code, 201, "{dep}");
+    assert_eq!(dep["inputs"]["webserver_port"], 18080);
+    assert!(
+        dep["workflows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["name"] == "install" && w["created_at"].is_null())
+    );
+    assert!(dep.get("permalink").is_none());
+
+    let (_, nodes) = api
+        .call(
+            reqwest::Method::GET,
+            "/nodes?deployment_id=d1&id=host",
+            None,
+        )
+        .await;
+    assert_eq!(
+        nodes["items"][0]["number_of_instances"], "1",
+        "counts are strings"
+    );
+    let (_, insts) = api
+        .call(
+            reqwest::Method::GET,
+            "/node-instances?deployment_id=d1",
+            None,
+        )
+        .await;
+    let items = insts["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert!(
+        items
+            .iter()
+            .all(|i| i["version"].is_null() && i["state"] == "uninitialized")
+    );
+    let id = items[0]["id"].as_str().unwrap().to_owned();
+
+    let (_, one) = api
+        .call(reqwest::Method::GET, &format!("/node-instances/{id}"), None)
+        .await;
+    assert_eq!(one["version"], 1);
+    let patch = |version: Value, rp: Value| json!({"version": version, "state": "started", "runtime_properties": rp});
+    let (code, upd) = api
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/node-instances/{id}"),
+            Some(patch(json!(1), json!({"a": 1}))),
+        )
+        .await;
+    assert_eq!(
+        (code, upd["version"].clone(), upd["state"].clone()),
+        (200, json!(2), json!("started"))
+    );
+    let (code, stale) = api
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/node-instances/{id}"),
+            Some(patch(json!(1), json!({"b": 2}))),
+        )
+        .await;
+    assert_eq!(
+        (code, stale["error_code"].as_str()),
+        (409, Some("conflict_error"))
+    );
+    assert_eq!(
+        stale["message"],
+        "Node instance update conflict [current_version=2, updated_version=1]"
+    );
+    let (code, forced) = api
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/node-instances/{id}"),
+            Some(patch(json!(0), json!({"b": 2}))),
+        )
+        .await;
+    assert_eq!(
+        (code, forced["runtime_properties"].clone()),
+        (200, json!({"b": 2})),
+        "version 0 skips the check; the map is replaced"
+    );
+    let (code, bad) = api
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/node-instances/{id}"),
+            Some(json!({"version": true})),
+        )
+        .await;
+    assert_eq!(
+        (code, bad["error_code"].as_str()),
+        (400, Some("bad_parameters_error"))
+    );
+
+    let (_, execs) = api
+        .call(reqwest::Method::GET, "/executions?deployment_id=d1", None)
+        .await;
+    assert_eq!(
+        execs["items"][0]["workflow_id"],
+        "create_deployment_environment"
+    );
+    assert_eq!(execs["items"][0]["status"], "terminated");
+    let (code, start) = api.call(reqwest::Method::POST, "/executions", Some(json!({"deployment_id": "d1", "workflow_id": "install", "force": "false", "allow_custom_parameters": "false"}))).await;
+    assert_eq!(code, 501, "{start}");
+    assert!(
+        start["message"]
+            .as_str()
+            .unwrap()
+            .contains("workflow engine")
+    );
+    let (code, nope) = api
+        .call(
+            reqwest::Method::POST,
+            "/executions",
+            Some(json!({"deployment_id": "d1", "workflow_id": "nope"})),
+        )
+        .await;
+    assert_eq!(
+        (code, nope["error_code"].as_str()),
+        (400, Some("nonexistent_workflow_error"))
+    );
+
+    let (code, outputs) = api
+        .call(reqwest::Method::GET, "/deployments/d1/outputs", None)
+        .await;
+    assert_eq!(code, 200);
+    assert_eq!(
+        outputs["outputs"]["http_endpoint"],
+        "http://127.0.0.1:18080/"
+    );
+
+    let (code, dependent) = api
+        .call(reqwest::Method::DELETE, "/blueprints/hw", None)
+        .await;
+    assert_eq!(
+        (code, dependent["error_code"].as_str()),
+        (400, Some("dependent_exists_error"))
+    );
+    let (code, live) = api
+        .call(reqwest::Method::DELETE, "/deployments/d1", None)
+        .await;
+    assert_eq!(
+        (code, live["error_code"].as_str()),
+        (400, Some("dependent_exists_error")),
+        "a started instance is live"
+    );
+    let (code, gone) = api
+        .call(
+            reqwest::Method::DELETE,
+            "/deployments/d1?ignore_live_nodes=true",
+            None,
+        )
+        .await;
+    assert_eq!(
+        (code, gone["id"].as_str(), gone["blueprint_id"].clone()),
+        (200, Some("d1"), Value::Null)
+    );
+    let (code, _) = api
+        .call(reqwest::Method::DELETE, "/blueprints/hw", None)
+        .await;
+    assert_eq!(code, 200);
+    let (code, missing) = api.call(reqwest::Method::GET, "/blueprints/hw", None).await;
+    assert_eq!(
+        (code, missing["error_code"].as_str()),
+        (404, Some("not_found_error"))
+    );
+}
+
+#[tokio::test]
+async fn bad_requests_get_cloudify_errors() {
+    let cfyd = Cfyd::start();
+    let api = Api::new(&cfyd);
+    let dir = tempfile::tempdir().unwrap();
+    let bp = dir.path().join("bad");
+    std::fs::create_dir(&bp).unwrap();
+    std::fs::write(
+        bp.join("blueprint.yaml"),
+        "tosca_definitions_version: cloudify_dsl_1_2\nnode_templates:\n  a: {type: nope}\n",
+    )
+    .unwrap();
+    let (code, e) = api.upload("bad", tar_gz(&bp)).await;
+    assert_eq!(
+        (code, e["error_code"].as_str()),
+        (400, Some("invalid_blueprint_error"))
+    );
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Invalid blueprint - ")
+    );
+    let (code, e) = api
+        .upload("junk", b"definitely not an archive".to_vec())
+        .await;
+    assert_eq!(
+        (code, e["error_code"].as_str()),
+        (400, Some("bad_parameters_error"))
+    );
+
+    let (code, _) = api.upload("hw", tar_gz(&runnable("ops-and-inputs"))).await;
+    assert_eq!(code, 201);
+    let (code, e) = api
+        .call(
+            reqwest::Method::PUT,
+            "/deployments/x",
+            Some(json!({"blueprint_id": "hw", "inputs": {"zzz": 1}})),
+        )
+        .await;
+    assert_eq!(
+        (code, e["error_code"].as_str()),
+        (400, Some("unknown_deployment_input_error")),
+        "{e}"
+    );
+    let (code, e) = api
+        .call(
+            reqwest::Method::PUT,
+            "/deployments/x",
+            Some(json!({"blueprint_id": "nope"})),
+        )
+        .await;
+    assert_eq!(
+        (code, e["error_code"].as_str()),
+        (404, Some("not_found_error"))
+    );
+    let resp = api
+        .http
+        .put(format!("{}/deployments/x", api.base))
+        .header("Content-Type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 415);
+    let (code, e) = api
+        .call(
+            reqwest::Method::GET,
+            "/blueprints?_include=id,nonsense",
+            None,
+        )
+        .await;
+    assert_eq!(
+        (code, e["error_code"].as_str()),
+        (400, Some("no_such_include_field_error"))
+    );
+    let (code, e) = api
+        .call(reqwest::Method::GET, "/blueprints?colour=red", None)
+        .await;
+    assert_eq!(
+        (code, e["error_code"].as_str()),
+        (400, Some("bad_parameters_error"))
+    );
+    let (code, e) = api.call(reqwest::Method::GET, "/tokens", None).await;
+    assert_eq!(
+        (code, e["error_code"].as_str()),
+        (401, Some("application_not_secured_error"))
+    );
+}
+
+#[tokio::test]
+async fn v1_lists_are_bare_arrays_and_v2_pages() {
+    let cfyd = Cfyd::start();
+    let api = Api::new(&cfyd);
+    for i in 0..3 {
+        let (code, _) = api
+            .upload(&format!("bp{i}"), tar_gz(&runnable("two-tier")))
+            .await;
+        assert_eq!(code, 201);
+    }
+    let v1: Value = reqwest::get(cfyd.url("rest", "/api/v1/blueprints"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v1.as_array().unwrap().len(), 3);
+    assert!(v1[0].get("main_file_name").is_none(), "v1 field set");
+    let root: Value = reqwest::get(cfyd.url("rest", "/blueprints"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(root.is_array(), "3.2 root paths are v1");
+    let (_, page) = api
+        .call(
+            reqwest::Method::GET,
+            "/blueprints?_sort=-id&_size=2&_offset=0&_include=id",
+            None,
+        )
+        .await;
+    assert_eq!(page["items"], json!([{"id": "bp2"}, {"id": "bp1"}]));
+    assert_eq!(
+        page["metadata"]["pagination"],
+        json!({"total": 3, "size": 2, "offset": 0})
+    );
+
+    let (code, ctx) = api
+        .call(reqwest::Method::GET, "/provider/context", None)
+        .await;
+    assert_eq!((code, ctx["name"].as_str()), (200, Some("cfyd")));
+    let (code, _) = api
+        .call(
+            reqwest::Method::POST,
+            "/provider/context",
+            Some(json!({"name": "p", "context": {"a": 1}})),
+        )
+        .await;
+    assert_eq!(code, 201);
+    let (code, _) = api
+        .call(
+            reqwest::Method::POST,
+            "/provider/context",
+            Some(json!({"name": "p", "context": {"a": 1}})),
+        )
+        .await;
+    assert_eq!(code, 409);
+    let (code, _) = api
+        .call(
+            reqwest::Method::POST,
+            "/provider/context?update=true",
+            Some(json!({"name": "p", "context": {"a": 2}})),
+        )
+        .await;
+    assert_eq!(code, 200);
+}
