@@ -28,6 +28,7 @@ fn served(embedded_broker: bool) -> Vec<Listener> {
     if embedded_broker {
         l.extend([Listener::Amqp, Listener::AmqpManagement]);
     }
+    l.push(Listener::FileServer);
     l.push(Listener::Logstash);
     l
 }
@@ -81,20 +82,14 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
                     model: model.clone(),
                     internal: listener == Listener::RestInternal,
                 });
-                tasks.spawn(async move {
-                    let mut stop = stop;
-                    let result = axum::serve(socket, app)
-                        .with_graceful_shutdown(async move {
-                            let _ = stop.wait_for(|s| *s).await;
-                        })
-                        .await;
-                    if let Err(e) = result {
-                        tracing::error!(error = %e, "rest listener failed");
-                    }
-                });
+                tasks.spawn(serve_http(socket, app, stop, "rest"));
             }
             Listener::Logstash => {
                 tasks.spawn(crate::logstash::serve(socket, stop));
+            }
+            Listener::FileServer => {
+                let app = crate::fileserver::router(model.resources.clone());
+                tasks.spawn(serve_http(socket, app, stop, "file_server"));
             }
             Listener::Amqp => {
                 let Some(broker) = broker.clone() else {
@@ -107,17 +102,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
                     continue;
                 };
                 let app = crate::amqp::admin_router(broker);
-                tasks.spawn(async move {
-                    let mut stop = stop;
-                    let result = axum::serve(socket, app)
-                        .with_graceful_shutdown(async move {
-                            let _ = stop.wait_for(|s| *s).await;
-                        })
-                        .await;
-                    if let Err(e) = result {
-                        tracing::error!(error = %e, "broker admin listener failed");
-                    }
-                });
+                tasks.spawn(serve_http(socket, app, stop, "amqp_management"));
             }
             other => anyhow::bail!(
                 "listener {} is not served by this build",
@@ -158,6 +143,23 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     data.remove_ports();
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Serves an HTTP app until the stop flag is set, letting requests finish.
+async fn serve_http(
+    socket: TcpListener,
+    app: axum::Router,
+    mut stop: watch::Receiver<bool>,
+    name: &'static str,
+) {
+    let result = axum::serve(socket, app)
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })
+        .await;
+    if let Err(e) = result {
+        tracing::error!(listener = name, error = %e, "http listener failed");
+    }
 }
 
 /// The `/status` entries for the services this process really runs.

@@ -447,3 +447,52 @@ async fn v1_lists_are_bare_arrays_and_v2_pages() {
         .await;
     assert_eq!(code, 200);
 }
+
+#[tokio::test]
+async fn file_server_serves_uploaded_blueprints_safely() {
+    let cfyd = Cfyd::start();
+    let api = Api::new(&cfyd);
+    let (code, _) = api.upload("hw", tar_gz(&runnable("hello-web"))).await;
+    assert_eq!(code, 201);
+    let url = |p: &str| cfyd.url("file_server", p);
+    let want = std::fs::read(runnable("hello-web").join("scripts/start.sh")).unwrap();
+    let resp = reqwest::get(url("/blueprints/hw/scripts/start.sh"))
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(resp.headers()["content-type"], "text/plain");
+    assert_eq!(resp.bytes().await.unwrap().to_vec(), want);
+    let ranged = reqwest::Client::new()
+        .get(url("/blueprints/hw/scripts/start.sh"))
+        .header("Range", "bytes=0-3")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ranged.status().as_u16(), 206);
+    assert_eq!(ranged.bytes().await.unwrap().to_vec(), want[..4].to_vec());
+    let archive = reqwest::get(url("/uploaded-blueprints/hw/hw.tar.gz"))
+        .await
+        .unwrap();
+    assert_eq!(archive.status().as_u16(), 200);
+    for bad in [
+        "/blueprints/hw/../../store",
+        "/%2e%2e/%2e%2e/etc/passwd",
+        "/blueprints/nope.sh",
+    ] {
+        let code = reqwest::get(url(bad)).await.unwrap().status().as_u16();
+        assert!(code == 400 || code == 404, "{bad}: {code}");
+    }
+    let download = reqwest::get(cfyd.url("rest", "/api/v2/blueprints/hw/archive"))
+        .await
+        .unwrap();
+    assert_eq!(
+        download.headers()["content-disposition"],
+        "attachment; filename=hw.tar.gz"
+    );
+    let stored = std::fs::read(
+        cfyd.data_dir()
+            .join("resources/uploaded-blueprints/hw/hw.tar.gz"),
+    )
+    .unwrap();
+    assert_eq!(download.bytes().await.unwrap().to_vec(), stored);
+}
