@@ -496,3 +496,135 @@ async fn file_server_serves_uploaded_blueprints_safely() {
     .unwrap();
     assert_eq!(download.bytes().await.unwrap().to_vec(), stored);
 }
+
+#[tokio::test]
+async fn deployment_modifications_scale_out_finish_and_roll_back() {
+    let cfyd = Cfyd::start();
+    let api = Api::new(&cfyd);
+    let (code, _) = api.upload("mi", tar_gz(&runnable("multi-instance"))).await;
+    assert_eq!(code, 201);
+    let (code, _) = api
+        .call(
+            reqwest::Method::PUT,
+            "/deployments/m",
+            Some(json!({"blueprint_id": "mi"})),
+        )
+        .await;
+    assert_eq!(code, 201);
+    assert_eq!(worker_count(&api).await, 3);
+    let (code, m) = api.call(reqwest::Method::POST, "/deployment-modifications", Some(json!({"deployment_id": "m", "nodes": {"worker": {"instances": 5}}, "context": {"workflow_id": "scale"}}))).await;
+    assert_eq!(code, 201, "{m}");
+    assert_eq!(m["status"], "started");
+    let added = m["node_instances"]["added_and_related"].as_array().unwrap();
+    assert_eq!(
+        added
+            .iter()
+            .filter(|i| i["modification"] == "added")
+            .count(),
+        2
+    );
+    assert_eq!(
+        m["node_instances"]["before_modification"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
+    assert_eq!(
+        worker_count(&api).await,
+        5,
+        "new instances are stored at start"
+    );
+    let (code, busy) = api
+        .call(
+            reqwest::Method::POST,
+            "/deployment-modifications",
+            Some(json!({"deployment_id": "m", "nodes": {"worker": {"instances": 1}}})),
+        )
+        .await;
+    assert_eq!(
+        (code, busy["error_code"].as_str()),
+        (400, Some("existing_started_deployment_modification_error"))
+    );
+    let mid = m["id"].as_str().unwrap();
+    let (code, done) = api
+        .call(
+            reqwest::Method::POST,
+            &format!("/deployment-modifications/{mid}/finish"),
+            None,
+        )
+        .await;
+    assert_eq!((code, done["status"].as_str()), (200, Some("finished")));
+    let (code, again) = api
+        .call(
+            reqwest::Method::POST,
+            &format!("/deployment-modifications/{mid}/finish"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (code, again["error_code"].as_str()),
+        (400, Some("deployment_modification_already_ended_error"))
+    );
+    let (_, nodes) = api
+        .call(
+            reqwest::Method::GET,
+            "/nodes?deployment_id=m&id=worker",
+            None,
+        )
+        .await;
+    assert_eq!(nodes["items"][0]["number_of_instances"], "5");
+
+    let (_, shrink) = api
+        .call(
+            reqwest::Method::POST,
+            "/deployment-modifications",
+            Some(json!({"deployment_id": "m", "nodes": {"worker": {"instances": 1}}})),
+        )
+        .await;
+    assert_eq!(worker_count(&api).await, 5, "removal happens at finish");
+    let sid = shrink["id"].as_str().unwrap();
+    let (code, rb) = api
+        .call(
+            reqwest::Method::POST,
+            &format!("/deployment-modifications/{sid}/rollback"),
+            None,
+        )
+        .await;
+    assert_eq!((code, rb["status"].as_str()), (200, Some("rolledback")));
+    assert_eq!(worker_count(&api).await, 5);
+    let (_, shrink) = api
+        .call(
+            reqwest::Method::POST,
+            "/deployment-modifications",
+            Some(json!({"deployment_id": "m", "nodes": {"worker": {"instances": 2}}})),
+        )
+        .await;
+    let sid = shrink["id"].as_str().unwrap();
+    api.call(
+        reqwest::Method::POST,
+        &format!("/deployment-modifications/{sid}/finish"),
+        None,
+    )
+    .await;
+    assert_eq!(worker_count(&api).await, 2);
+    let (_, list) = api
+        .call(
+            reqwest::Method::GET,
+            "/deployment-modifications?deployment_id=m",
+            None,
+        )
+        .await;
+    assert_eq!(list["metadata"]["pagination"]["total"], 3);
+}
+
+async fn worker_count(api: &Api) -> usize {
+    let (_, v) = api
+        .call(
+            reqwest::Method::GET,
+            "/node-instances?deployment_id=m&node_id=worker",
+            None,
+        )
+        .await;
+    v["items"].as_array().unwrap().len()
+}

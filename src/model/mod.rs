@@ -14,6 +14,7 @@ pub const EXECUTIONS: &str = "executions";
 pub const NODES: &str = "nodes";
 pub const NODE_INSTANCES: &str = "node_instances";
 pub const PROVIDER_CONTEXT: &str = "provider_context";
+pub const MODIFICATIONS: &str = "deployment_modifications";
 
 fn collections() -> Vec<CollectionSpec> {
     vec![
@@ -23,6 +24,7 @@ fn collections() -> Vec<CollectionSpec> {
         CollectionSpec::new(NODES, &["deployment_id"]),
         CollectionSpec::new(NODE_INSTANCES, &["deployment_id", "node_id"]),
         CollectionSpec::new(PROVIDER_CONTEXT, &[]),
+        CollectionSpec::new(MODIFICATIONS, &["deployment_id", "status"]),
     ]
 }
 

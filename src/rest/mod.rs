@@ -12,6 +12,7 @@ mod deployments;
 pub mod error;
 mod executions;
 pub mod list;
+mod modifications;
 mod nodes;
 mod provider;
 pub mod status;
@@ -74,6 +75,19 @@ fn resource_routes(version: ApiVersion) -> Router<RestState> {
         .route(
             "/node-instances/{id}",
             get(nodes::get_instance).patch(nodes::patch_instance),
+        )
+        .route(
+            "/deployment-modifications",
+            get(modifications::list).post(modifications::start),
+        )
+        .route("/deployment-modifications/{id}", get(modifications::get))
+        .route(
+            "/deployment-modifications/{id}/finish",
+            post(modifications::finish),
+        )
+        .route(
+            "/deployment-modifications/{id}/rollback",
+            post(modifications::rollback),
         )
         .route("/evaluate/functions", post(deployments::evaluate))
         .route("/provider/context", get(provider::get).post(provider::post))

@@ -14,8 +14,7 @@ from cloudify_rest_client.executions import Execution
 # tests/compat/rest_client/support.py -> the work tree's parent holds shared/
 SHARED = pathlib.Path(__file__).resolve().parents[4] / "shared"
 RUNNABLE_DIR = SHARED / "blueprints" / "runnable"
-RUNNABLE = sorted(p.name for p in RUNNABLE_DIR.glob("*/blueprint.yaml") and RUNNABLE_DIR.iterdir()
-                  if (p / "blueprint.yaml").is_file()) if RUNNABLE_DIR.is_dir() else []
+RUNNABLE = sorted(p.parent.name for p in RUNNABLE_DIR.glob("*/blueprint.yaml"))
 
 TYPES_URL = "http://www.getcloudify.org/spec/cloudify/3.3.1/types.yaml"
 # str(datetime.now()): space separator, no zone, microseconds omitted when 0 (section 1.1)
