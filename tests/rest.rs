@@ -628,3 +628,147 @@ async fn worker_count(api: &Api) -> usize {
         .await;
     v["items"].as_array().unwrap().len()
 }
+
+fn wagon(name: &str, archive: &str) -> Vec<u8> {
+    let mut b = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::fast(),
+    ));
+    let meta = json!({"package_name": name, "package_version": "1.0", "archive_name": archive, "package_source": "x", "supported_platform": "any", "build_server_os_properties": {"distribution": "debian", "distribution_version": "12", "distribution_release": "bookworm"}, "wheels": ["a.whl"], "excluded_wheels": [], "supported_python_versions": ["py3"]}).to_string();
+    let mut h = tar::Header::new_gnu();
+    h.set_size(meta.len() as u64);
+    h.set_mode(0o644);
+    h.set_cksum();
+    b.append_data(&mut h, format!("{name}-1.0/package.json"), meta.as_bytes())
+        .unwrap();
+    b.into_inner().unwrap().finish().unwrap()
+}
+
+#[tokio::test]
+async fn plugins_and_snapshots_round_trip() {
+    let cfyd = Cfyd::start();
+    let api = Api::new(&cfyd);
+    let post_plugin = |bytes: Vec<u8>| {
+        let api = &api;
+        async move {
+            let resp = api
+                .http
+                .post(format!("{}/plugins", api.base))
+                .header("Content-Type", "application/json")
+                .body(bytes)
+                .send()
+                .await
+                .unwrap();
+            (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
+        }
+    };
+    let (code, p) = post_plugin(wagon("demo-plugin", "demo-plugin-1.0.wgn")).await;
+    assert_eq!(code, 201, "{p}");
+    assert_eq!(
+        (p["distribution"].as_str(), p["wheels"].clone()),
+        (Some("debian"), json!(["a.whl"]))
+    );
+    let (code, dup) = post_plugin(wagon("demo-plugin", "demo-plugin-1.0.wgn")).await;
+    assert_eq!(
+        (code, dup["error_code"].as_str()),
+        (409, Some("conflict_error"))
+    );
+    let (code, bad) = post_plugin(b"nope".to_vec()).await;
+    assert_eq!(
+        (code, bad["error_code"].as_str()),
+        (400, Some("invalid_plugin_error"))
+    );
+    let pid = p["id"].as_str().unwrap();
+    let archive = reqwest::get(format!("{}/plugins/{pid}/archive", api.base))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(
+        archive.to_vec(),
+        wagon("demo-plugin", "demo-plugin-1.0.wgn")
+    );
+
+    let (code, _) = api.upload("hw", tar_gz(&runnable("hello-web"))).await;
+    assert_eq!(code, 201);
+    let (code, _) = api
+        .call(
+            reqwest::Method::PUT,
+            "/deployments/d1",
+            Some(json!({"blueprint_id": "hw"})),
+        )
+        .await;
+    assert_eq!(code, 201);
+    let (code, exec) = api
+        .call(reqwest::Method::PUT, "/snapshots/s1", Some(json!({})))
+        .await;
+    assert_eq!(
+        (code, exec["workflow_id"].as_str(), exec["status"].as_str()),
+        (201, Some("create_snapshot"), Some("terminated")),
+        "{exec}"
+    );
+    let (_, snap) = api.call(reqwest::Method::GET, "/snapshots/s1", None).await;
+    assert_eq!(snap["status"], "created");
+    let zip = reqwest::get(format!("{}/snapshots/s1/archive", api.base))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec();
+
+    // A fresh manager restores it.
+    let other = Cfyd::start();
+    let api2 = Api::new(&other);
+    let resp = api2
+        .http
+        .put(format!("{}/snapshots/s1/archive", api2.base))
+        .header("Content-Type", "application/json")
+        .body(zip)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 201);
+    let (code, r) = api2
+        .call(
+            reqwest::Method::POST,
+            "/snapshots/s1/restore",
+            Some(json!({"recreate_deployments_envs": false, "force": false})),
+        )
+        .await;
+    assert_eq!(code, 200, "{r}");
+    assert_eq!(r.as_object().unwrap().len(), 4, "snapshot-shaped: {r}");
+    let (code, dep) = api2
+        .call(reqwest::Method::GET, "/deployments/d1", None)
+        .await;
+    assert_eq!((code, dep["blueprint_id"].as_str()), (200, Some("hw")));
+    let (_, insts) = api2
+        .call(
+            reqwest::Method::GET,
+            "/node-instances?deployment_id=d1",
+            None,
+        )
+        .await;
+    assert_eq!(
+        insts["items"].as_array().unwrap().len(),
+        2,
+        "indexes work after restore"
+    );
+    let script = reqwest::get(other.url("file_server", "/blueprints/hw/scripts/start.sh"))
+        .await
+        .unwrap();
+    assert_eq!(script.status().as_u16(), 200);
+    let (code, again) = api2
+        .call(
+            reqwest::Method::POST,
+            "/snapshots/s1/restore",
+            Some(json!({"recreate_deployments_envs": false, "force": false})),
+        )
+        .await;
+    assert_eq!(
+        (code, again["error_code"].as_str()),
+        (400, Some("bad_parameters_error")),
+        "not empty any more"
+    );
+}

@@ -15,6 +15,8 @@ pub const NODES: &str = "nodes";
 pub const NODE_INSTANCES: &str = "node_instances";
 pub const PROVIDER_CONTEXT: &str = "provider_context";
 pub const MODIFICATIONS: &str = "deployment_modifications";
+pub const PLUGINS: &str = "plugins";
+pub const SNAPSHOTS: &str = "snapshots";
 
 fn collections() -> Vec<CollectionSpec> {
     vec![
@@ -25,6 +27,8 @@ fn collections() -> Vec<CollectionSpec> {
         CollectionSpec::new(NODE_INSTANCES, &["deployment_id", "node_id"]),
         CollectionSpec::new(PROVIDER_CONTEXT, &[]),
         CollectionSpec::new(MODIFICATIONS, &["deployment_id", "status"]),
+        CollectionSpec::new(PLUGINS, &["package_name"]),
+        CollectionSpec::new(SNAPSHOTS, &[]),
     ]
 }
 
@@ -38,7 +42,13 @@ pub struct Model {
 impl Model {
     pub fn open(data_dir: &Path) -> Result<Model, ModelError> {
         let resources = data_dir.join("resources");
-        for sub in ["blueprints", "uploaded-blueprints", "tmp"] {
+        for sub in [
+            "blueprints",
+            "uploaded-blueprints",
+            "plugins",
+            "snapshots",
+            "tmp",
+        ] {
             std::fs::create_dir_all(resources.join(sub))
                 .map_err(|e| ModelError::Io(resources.join(sub), e))?;
         }

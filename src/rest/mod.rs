@@ -14,7 +14,9 @@ mod executions;
 pub mod list;
 mod modifications;
 mod nodes;
+mod plugins;
 mod provider;
+mod snapshots;
 pub mod status;
 
 use std::sync::Arc;
@@ -89,6 +91,22 @@ fn resource_routes(version: ApiVersion) -> Router<RestState> {
             "/deployment-modifications/{id}/rollback",
             post(modifications::rollback),
         )
+        .route("/plugins", get(plugins::list).post(plugins::upload))
+        .route("/plugins/{id}", get(plugins::get).delete(plugins::delete))
+        .route("/plugins/{id}/archive", get(plugins::archive))
+        .route("/snapshots", get(snapshots::list))
+        .route(
+            "/snapshots/{id}",
+            get(snapshots::get)
+                .put(snapshots::create)
+                .delete(snapshots::delete)
+                .patch(snapshots::patch),
+        )
+        .route(
+            "/snapshots/{id}/archive",
+            get(snapshots::download).put(snapshots::upload),
+        )
+        .route("/snapshots/{id}/restore", post(snapshots::restore))
         .route("/evaluate/functions", post(deployments::evaluate))
         .route("/provider/context", get(provider::get).post(provider::post))
         .route("/tokens", get(provider::tokens))

@@ -10,6 +10,7 @@ from cloudify_rest_client.exceptions import (
 
 from .support import (
     BUILTIN_WORKFLOWS,
+    IGNORE_NODE_ID_DEPRECATION,
     DEPLOYMENT_FIELDS,
     RUNNABLE,
     TIMESTAMP,
@@ -22,7 +23,7 @@ from .support import (
     write_blueprint,
 )
 
-pytestmark = pytest.mark.timeout(90)
+pytestmark = [pytest.mark.timeout(90), IGNORE_NODE_ID_DEPRECATION]
 
 # One required input (no default), two with defaults; static and runtime outputs.
 INPUTS_BLUEPRINT = f"""tosca_definitions_version: cloudify_dsl_1_2

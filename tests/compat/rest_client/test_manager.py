@@ -5,11 +5,8 @@ import pytest
 pytestmark = pytest.mark.timeout(60)
 
 
-def test_client_talks_api_v2_on_the_rest_port(cfyd, client):
+def test_get_version(cfyd, client):
     assert client._client.url == f"http://127.0.0.1:{cfyd.ports['rest']}/api/v2"
-
-
-def test_get_version(client):
     version = client.manager.get_version()
     assert set(version) == {"version", "build", "date", "commit"}
     assert version["version"] == "3.3.1"
