@@ -491,14 +491,14 @@ impl Store {
             .transaction(|tx| {
                 // Replacing a document: its old index entries go first.
                 let key = doc_key(collection, id);
-                if let Some(raw) = tx.get(&key)? {
-                    if let Ok((_, old)) = decode(&key, &raw) {
-                        for f in &spec.indexes {
-                            let v = query::field(&old, f).cloned().unwrap_or(Value::Null);
-                            let mut k = index_prefix(collection, f, &v);
-                            k.extend_from_slice(id.as_bytes());
-                            tx.remove(k)?;
-                        }
+                if let Some(raw) = tx.get(&key)?
+                    && let Ok((_, old)) = decode(&key, &raw)
+                {
+                    for f in &spec.indexes {
+                        let v = query::field(&old, f).cloned().unwrap_or(Value::Null);
+                        let mut k = index_prefix(collection, f, &v);
+                        k.extend_from_slice(id.as_bytes());
+                        tx.remove(k)?;
                     }
                 }
                 for f in &spec.indexes {
