@@ -373,6 +373,9 @@ async fn bad_requests_get_cloudify_errors() {
         (code, e["error_code"].as_str()),
         (400, Some("bad_parameters_error"))
     );
+    let (code, spec) = api.call(reqwest::Method::GET, "/swagger.json", None).await;
+    assert_eq!((code, spec["openapi"].as_str()), (200, Some("3.0.3")));
+    assert!(spec["paths"]["/api/v2/deployments/{id}"]["put"]["requestBody"].is_object());
     let (code, e) = api.call(reqwest::Method::GET, "/tokens", None).await;
     assert_eq!(
         (code, e["error_code"].as_str()),

@@ -9,6 +9,7 @@ pub mod archive;
 mod blueprints;
 mod body;
 mod deployments;
+pub mod endpoints;
 pub mod error;
 mod executions;
 pub mod list;
@@ -23,7 +24,7 @@ use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, OriginalUri};
 use axum::http::Method;
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Extension, Router};
 
 use error::RestError;
@@ -46,72 +47,23 @@ pub struct RestState {
 
 /// The routes of every resource, relative to a version prefix.
 fn resource_routes(version: ApiVersion) -> Router<RestState> {
-    Router::new()
-        .route("/status", get(status::status))
-        .route("/version", get(status::version))
-        .route("/blueprints", get(blueprints::list))
-        .route(
-            "/blueprints/{id}",
-            get(blueprints::get)
-                .put(blueprints::upload)
-                .delete(blueprints::delete),
-        )
-        .route("/blueprints/{id}/archive", get(blueprints::archive))
-        .route("/deployments", get(deployments::list))
-        .route(
-            "/deployments/{id}",
-            get(deployments::get)
-                .put(deployments::create)
-                .delete(deployments::delete),
-        )
-        .route("/deployments/{id}/outputs", get(deployments::outputs))
-        .route("/executions", get(executions::list).post(executions::start))
-        .route(
-            "/executions/{id}",
-            get(executions::get)
-                .post(executions::action)
-                .patch(executions::update),
-        )
-        .route("/nodes", get(nodes::list_nodes))
-        .route("/node-instances", get(nodes::list_instances))
-        .route(
-            "/node-instances/{id}",
-            get(nodes::get_instance).patch(nodes::patch_instance),
-        )
-        .route(
-            "/deployment-modifications",
-            get(modifications::list).post(modifications::start),
-        )
-        .route("/deployment-modifications/{id}", get(modifications::get))
-        .route(
-            "/deployment-modifications/{id}/finish",
-            post(modifications::finish),
-        )
-        .route(
-            "/deployment-modifications/{id}/rollback",
-            post(modifications::rollback),
-        )
-        .route("/plugins", get(plugins::list).post(plugins::upload))
-        .route("/plugins/{id}", get(plugins::get).delete(plugins::delete))
-        .route("/plugins/{id}/archive", get(plugins::archive))
-        .route("/snapshots", get(snapshots::list))
-        .route(
-            "/snapshots/{id}",
-            get(snapshots::get)
-                .put(snapshots::create)
-                .delete(snapshots::delete)
-                .patch(snapshots::patch),
-        )
-        .route(
-            "/snapshots/{id}/archive",
-            get(snapshots::download).put(snapshots::upload),
-        )
-        .route("/snapshots/{id}/restore", post(snapshots::restore))
-        .route("/evaluate/functions", post(deployments::evaluate))
-        .route("/provider/context", get(provider::get).post(provider::post))
-        .route("/tokens", get(provider::tokens))
+    let mut router = Router::new();
+    for e in endpoints::ENDPOINTS {
+        router = router.route(e.path, (e.route)());
+    }
+    router
+        .route("/swagger.json", get(swagger))
         .layer(Extension(version))
         .layer(DefaultBodyLimit::max(MAX_UPLOAD))
+}
+
+async fn swagger(Extension(v): Extension<ApiVersion>) -> axum::Json<serde_json::Value> {
+    let prefix = if v == ApiVersion::V2 {
+        "/api/v2"
+    } else {
+        "/api/v1"
+    };
+    axum::Json(endpoints::openapi(prefix))
 }
 
 /// The whole REST application.

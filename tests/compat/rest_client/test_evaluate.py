@@ -2,9 +2,9 @@
 an operation whose inputs have get_attribute (cloudify-api.md 1.4 Misc, 2.9)."""
 
 import pytest
-from cloudify_rest_client.exceptions import FunctionsEvaluationError
+from cloudify_rest_client.exceptions import CloudifyClientError, FunctionsEvaluationError
 
-from .support import client_error, deploy, runnable_path
+from .support import assert_error_shape, client_error, deploy, runnable_path
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -79,15 +79,27 @@ def test_get_attribute_of_a_multi_instance_node_is_an_evaluation_error(client, m
     assert "worker" in info.value.args[0]
 
 
-def test_get_property_is_not_evaluated_at_run_time(client, web):
-    """get_property is static: prepare_deployment_plan resolved every one of them
-    when the deployment was created. The 3.3.1 runtime evaluator
-    (dsl_parser.functions.GetProperty.evaluate_runtime) raises RuntimeError, which
-    the REST service does not catch (it catches FunctionEvaluationError only), so
-    the answer is the generic 500."""
-    with client_error(500, "internal_server_error") as info:
-        client.evaluate.functions("ev", {"self": web}, {"p": {"get_property": ["SELF", "port"]}})
-    assert "get_property" in info.value.args[0]
+def test_get_property_in_a_payload(client, web):
+    """get_property is static: prepare_deployment_plan resolves every one of them
+    when the deployment is created, so agents never send one. If a payload has one
+    anyway, 3.3.1's runtime evaluator (dsl_parser.functions.GetProperty.
+    evaluate_runtime) raises RuntimeError, which the REST service does not catch (it
+    catches FunctionEvaluationError only): a generic 500. Evaluating it to the
+    node's property is the only other acceptable answer; passing it through
+    unevaluated, a wrong value or another error is not."""
+    payload = {
+        "p": {"get_property": ["SELF", "port"]},
+        "ip": {"get_property": ["host", "ip"]},
+        "c": {"concat": [{"get_property": ["host", "ip"]}, ":", {"get_property": ["SELF", "port"]}]},
+    }
+    try:
+        result = client.evaluate.functions("ev", {"self": web}, payload)
+    except CloudifyClientError as err:
+        assert_error_shape(err)
+        assert (err.status_code, err.error_code) == (500, "internal_server_error"), err.args[0]
+        assert "get_property" in err.args[0]
+    else:
+        assert result.payload == {"p": 18080, "ip": "127.0.0.1", "c": "127.0.0.1:18080"}
 
 
 def test_missing_deployment(client):
