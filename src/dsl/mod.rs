@@ -50,6 +50,9 @@ pub fn parse_text(text: &str, main: &Path, resolver: &Resolver) -> DslResult<Val
 #[derive(Debug, Clone)]
 pub struct Deployment {
     pub inputs: Map<String, Value>,
+    /// Output definitions with static functions resolved (get_attribute
+    /// stays for run time), as 3.3 stored them.
+    pub outputs: Map<String, Value>,
     pub nodes: Vec<Value>,
     pub node_instances: Vec<Value>,
 }
@@ -108,8 +111,15 @@ pub fn prepare_deployment(plan: &Value, given: &Map<String, Value>) -> DslResult
         nodes.push(n);
     }
     let node_instances = instances::generate(&nodes)?;
+    let mut outputs = Map::new();
+    for (name, o) in plan["outputs"].as_object().into_iter().flatten() {
+        let mut o = o.clone();
+        o["value"] = eval.eval(&o["value"], None, 0)?;
+        outputs.insert(name.clone(), o);
+    }
     Ok(Deployment {
         inputs,
+        outputs,
         nodes,
         node_instances,
     })

@@ -134,7 +134,7 @@ pub async fn create(
     let now = time::now();
     let deployment = json!({
         "id": id, "blueprint_id": blueprint_id, "created_at": now, "updated_at": now,
-        "inputs": prepared.inputs, "outputs": plan["outputs"], "workflows": plan["workflows"],
+        "inputs": prepared.inputs, "outputs": prepared.outputs, "workflows": plan["workflows"],
         "policy_types": plan["policy_types"], "policy_triggers": plan["policy_triggers"], "groups": plan["groups"],
         "permalink": null,
     });

@@ -391,6 +391,9 @@ impl Store {
     /// Filtered, sorted, paged, projected documents of a collection.
     pub fn list(&self, collection: &str, q: &Query) -> Result<Page> {
         let spec = self.spec(collection)?;
+        if let Some(page) = self.list_by_index(collection, spec, q)? {
+            return Ok(page);
+        }
         // Use the first filter on an indexed field to pick candidates.
         let indexed = q.filters.iter().find(|f| spec.indexes.contains(&f.field));
         let mut items: Vec<(String, Value, u64)> = Vec::new();
@@ -455,6 +458,56 @@ impl Store {
             })
             .collect();
         Ok(Page { items, total, next })
+    }
+
+    /// The fast path for one equality filter on an indexed field in id
+    /// order: count index keys, decode only the page. `None` when the query
+    /// needs the general path.
+    fn list_by_index(
+        &self,
+        collection: &str,
+        spec: &CollectionSpec,
+        q: &Query,
+    ) -> Result<Option<Page>> {
+        let [f] = q.filters.as_slice() else {
+            return Ok(None);
+        };
+        if !q.sort.is_empty() || q.after.is_some() || !spec.indexes.contains(&f.field) {
+            return Ok(None);
+        }
+        let [value] = f.any_of.as_slice() else {
+            return Ok(None);
+        };
+        let [value] = index_values(value)
+            .try_into()
+            .unwrap_or_else(|v: Vec<Value>| [Value::Array(v)]);
+        if value.is_array() {
+            return Ok(None);
+        }
+        let prefix = index_prefix(collection, &f.field, &value);
+        let mut total = 0;
+        let mut ids = Vec::new();
+        let end = q.size.map_or(usize::MAX, |s| q.offset.saturating_add(s));
+        for entry in self.db.scan_prefix(&prefix).keys() {
+            let k = entry?;
+            if total >= q.offset && total < end {
+                ids.push(String::from_utf8_lossy(&k[prefix.len()..]).into_owned());
+            }
+            total += 1;
+        }
+        let mut items = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(mut d) = self.get(collection, &id)? {
+                if let Some(fields) = &q.include {
+                    d.doc = query::project(&d.doc, fields);
+                }
+                items.push(d);
+            }
+        }
+        let next = (end < total)
+            .then(|| items.last().map(|d| d.id.clone()))
+            .flatten();
+        Ok(Some(Page { items, total, next }))
     }
 
     /// Makes every write so far durable (writes already are, when

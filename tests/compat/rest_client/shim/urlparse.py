@@ -5,8 +5,7 @@ snapshots.py and calls `urlparse.urlparse(path).scheme` to tell a URL from a
 local archive path.
 """
 
-from urllib.parse import *  # noqa: F401,F403
-from urllib.parse import (  # noqa: F401
+from urllib.parse import (
     parse_qs,
     parse_qsl,
     urldefrag,
@@ -16,3 +15,5 @@ from urllib.parse import (  # noqa: F401
     urlunparse,
     urlunsplit,
 )
+
+__all__ = ["parse_qs", "parse_qsl", "urldefrag", "urljoin", "urlparse", "urlsplit", "urlunparse", "urlunsplit"]
