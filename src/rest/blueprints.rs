@@ -74,6 +74,7 @@ pub async fn upload(
     Query(q): Query<Vec<(String, String)>>,
     body: Bytes,
 ) -> Result<Response, RestError> {
+    super::check_id("blueprint", &id)?;
     let param = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     if param("blueprint_archive_url").is_some() {
         if !body.is_empty() {

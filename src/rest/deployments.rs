@@ -81,6 +81,7 @@ pub async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, RestError> {
+    super::check_id("deployment", &id)?;
     let req = super::body::json_object(&headers, &body)?;
     let blueprint_id = req
         .get("blueprint_id")

@@ -95,6 +95,7 @@ impl From<store::Error> for RestError {
             } => RestError::conflict(format!(
                 "Node instance update conflict [current_version={current}, updated_version={expected}]"
             )),
+            store::Error::BadId(id) => RestError::bad_parameters(format!("invalid id {id:?}")),
             other => RestError::internal(other.to_string()),
         }
     }

@@ -36,6 +36,22 @@ use crate::model::Model;
 /// Largest blueprint archive accepted (413 above it).
 pub const MAX_UPLOAD: usize = 256 << 20;
 
+/// Ids users choose (blueprints, deployments, snapshots) end up in paths,
+/// queue names and headers: printable, no `/`, not starting with `.`.
+pub fn check_id(kind: &str, id: &str) -> Result<(), RestError> {
+    let ok = !id.is_empty()
+        && id.len() <= 255
+        && !id.starts_with('.')
+        && !id.chars().any(|c| c == '/' || c == '\\' || c.is_control());
+    if ok {
+        Ok(())
+    } else {
+        Err(RestError::bad_parameters(format!(
+            "invalid {kind} id {id:?}: ids are 1-255 printable characters without '/' and may not start with '.'"
+        )))
+    }
+}
+
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct RestState {

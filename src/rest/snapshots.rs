@@ -140,11 +140,7 @@ pub async fn create(
     State(s): State<RestState>,
     Path(id): Path<String>,
 ) -> Result<Response, RestError> {
-    if id.contains('/') || id.starts_with('.') {
-        return Err(RestError::bad_parameters(format!(
-            "invalid snapshot id '{id}'"
-        )));
-    }
+    super::check_id("snapshot", &id)?;
     if s.model.store.get(SNAPSHOTS, &id)?.is_some() {
         return Err(RestError::conflict(format!(
             "snapshot with id '{id}' already exists"
@@ -271,11 +267,7 @@ pub async fn upload(
             "snapshot_archive_url is not supported yet: cfyd runs offline; upload the archive in the request body",
         ));
     }
-    if id.contains('/') || id.starts_with('.') {
-        return Err(RestError::bad_parameters(format!(
-            "invalid snapshot id '{id}'"
-        )));
-    }
+    super::check_id("snapshot", &id)?;
     if s.model.store.get(SNAPSHOTS, &id)?.is_some() {
         return Err(RestError::conflict(format!(
             "snapshot with id '{id}' already exists"
