@@ -80,6 +80,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
                 let app = rest::router(RestState {
                     services: services.clone(),
                     model: model.clone(),
+                    max_upload: usize::try_from(config.rest.max_upload_mb.saturating_mul(1 << 20))
+                        .unwrap_or(usize::MAX),
                     internal: listener == Listener::RestInternal,
                 });
                 tasks.spawn(serve_http(socket, app, stop, "rest"));

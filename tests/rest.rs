@@ -775,3 +775,24 @@ async fn plugins_and_snapshots_round_trip() {
         "not empty any more"
     );
 }
+
+#[tokio::test]
+async fn oversized_uploads_get_413_in_cloudify_shape() {
+    let cfyd = Cfyd::start_with(&["--set", "rest.max_upload_mb=1"]);
+    let api = Api::new(&cfyd);
+    let (code, e) = api.upload("big", vec![0u8; 2 << 20]).await;
+    assert_eq!(
+        (code, e["error_code"].as_str()),
+        (413, Some("request_entity_too_large_error")),
+        "{e}"
+    );
+    assert!(e["server_traceback"].is_string());
+    // A fresh client: the server closes a connection whose body it refused.
+    let resp = reqwest::get(format!("{}/blueprints/%FF%FE", api.base))
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let body: Value = resp.json().await.unwrap();
+    assert!(status == 400 || status == 404, "{status}");
+    assert!(body["error_code"].is_string(), "{body}");
+}

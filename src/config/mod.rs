@@ -24,6 +24,21 @@ pub struct Config {
     pub bind: BindConfig,
     pub ports: Ports,
     pub broker: BrokerConfig,
+    pub rest: RestConfig,
+}
+
+/// The REST service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RestConfig {
+    /// Largest request body (blueprint, plugin, snapshot archives); 413 above.
+    pub max_upload_mb: u64,
+}
+
+impl Default for RestConfig {
+    fn default() -> Self {
+        RestConfig { max_upload_mb: 256 }
+    }
 }
 
 impl Default for Config {
@@ -34,6 +49,7 @@ impl Default for Config {
             bind: BindConfig::default(),
             ports: Ports::default(),
             broker: BrokerConfig::default(),
+            rest: RestConfig::default(),
         }
     }
 }

@@ -296,6 +296,20 @@ pub async fn delete(
         id: i.id,
         expected: None,
     }));
+    // As 3.3, a system execution tears the environment down; in-process
+    // there is nothing to tear down, so it is recorded as done.
+    let d = s.model.store.get(DEPLOYMENTS, &id)?;
+    let exec_id = uuid::Uuid::new_v4().to_string();
+    ops.push(WriteOp::Insert {
+        collection: EXECUTIONS.into(),
+        id: exec_id.clone(),
+        doc: json!({
+            "id": exec_id, "workflow_id": "delete_deployment_environment",
+            "blueprint_id": d.map(|d| d.doc["blueprint_id"].clone()).unwrap_or(Value::Null),
+            "deployment_id": id, "status": "terminated", "error": "", "created_at": time::now(),
+            "parameters": {"deployment_id": id}, "is_system_workflow": true,
+        }),
+    });
     s.model.store.write(ops)?;
     let mut out = Map::new();
     for f in FIELDS {
