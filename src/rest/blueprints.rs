@@ -43,13 +43,7 @@ pub async fn list(
     Query(q): Query<Vec<(String, String)>>,
 ) -> Result<Response, RestError> {
     let p = list::parse(&q, fields(v), &[])?;
-    let page = s.model.store.list(BLUEPRINTS, &p.query)?;
-    let items = page
-        .items
-        .into_iter()
-        .map(|d| list::project(shape(d.doc, v), &p.include))
-        .collect();
-    Ok(list::respond(v, items, page.total, &p))
+    list::page(&s.model.store, v, &p, BLUEPRINTS, |d| shape(d.doc, v))
 }
 
 pub async fn get(
@@ -58,13 +52,15 @@ pub async fn get(
     Path(id): Path<String>,
     Query(q): Query<Vec<(String, String)>>,
 ) -> Result<Json<Value>, RestError> {
-    let include = list::include(&q, fields(v))?;
-    let d = s
-        .model
-        .store
-        .get(BLUEPRINTS, &id)?
-        .ok_or_else(|| RestError::not_found(format!("blueprint {id} not found")))?;
-    Ok(Json(list::project(shape(d.doc, v), &include)))
+    list::one(
+        &s.model.store,
+        BLUEPRINTS,
+        "blueprint",
+        &id,
+        &q,
+        fields(v),
+        |d| shape(d.doc, v),
+    )
 }
 
 pub async fn upload(

@@ -52,13 +52,7 @@ pub async fn list(
     let mut fields = FIELDS.to_vec();
     fields.push("permalink");
     let p = list::parse(&q, &fields, &[])?;
-    let page = s.model.store.list(DEPLOYMENTS, &p.query)?;
-    let items = page
-        .items
-        .into_iter()
-        .map(|d| list::project(shape(d.doc), &p.include))
-        .collect();
-    Ok(list::respond(v, items, page.total, &p))
+    list::page(&s.model.store, v, &p, DEPLOYMENTS, |d| shape(d.doc))
 }
 
 pub async fn get(
@@ -66,13 +60,15 @@ pub async fn get(
     Path(id): Path<String>,
     Query(q): Query<Vec<(String, String)>>,
 ) -> Result<Json<Value>, RestError> {
-    let include = list::include(&q, FIELDS)?;
-    let d = s
-        .model
-        .store
-        .get(DEPLOYMENTS, &id)?
-        .ok_or_else(|| RestError::not_found(format!("deployment {id} not found")))?;
-    Ok(Json(list::project(shape(d.doc), &include)))
+    list::one(
+        &s.model.store,
+        DEPLOYMENTS,
+        "deployment",
+        &id,
+        &q,
+        FIELDS,
+        |d| shape(d.doc),
+    )
 }
 
 pub async fn create(

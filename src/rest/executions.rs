@@ -59,13 +59,7 @@ pub async fn list(
             }
         }
     }
-    let page = s.model.store.list(EXECUTIONS, &p.query)?;
-    let items = page
-        .items
-        .into_iter()
-        .map(|d| list::project(d.doc, &p.include))
-        .collect();
-    Ok(list::respond(v, items, page.total, &p))
+    list::page(&s.model.store, v, &p, EXECUTIONS, |d| d.doc)
 }
 
 pub async fn get(
@@ -73,13 +67,15 @@ pub async fn get(
     Path(id): Path<String>,
     Query(q): Query<Vec<(String, String)>>,
 ) -> Result<Json<Value>, RestError> {
-    let include = list::include(&q, FIELDS)?;
-    let d = s
-        .model
-        .store
-        .get(EXECUTIONS, &id)?
-        .ok_or_else(|| RestError::not_found(format!("execution {id} not found")))?;
-    Ok(Json(list::project(d.doc, &include)))
+    list::one(
+        &s.model.store,
+        EXECUTIONS,
+        "execution",
+        &id,
+        &q,
+        FIELDS,
+        |d| d.doc,
+    )
 }
 
 pub async fn start(

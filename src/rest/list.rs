@@ -150,6 +150,42 @@ pub fn respond(
     }
 }
 
+/// Lists a collection in the version's shape; `shape` turns a stored
+/// document into its response form before `_include` applies.
+pub fn page(
+    store: &store::Store,
+    version: ApiVersion,
+    p: &ListParams,
+    collection: &str,
+    shape: impl Fn(store::Versioned) -> Value,
+) -> Result<Response, RestError> {
+    let page = store.list(collection, &p.query)?;
+    let items = page
+        .items
+        .into_iter()
+        .map(|d| project(shape(d), &p.include))
+        .collect();
+    Ok(respond(version, items, page.total, p))
+}
+
+/// One document by id, shaped and projected, or Cloudify's 404
+/// `"<doc_type> <id> not found"`.
+pub fn one(
+    store: &store::Store,
+    collection: &str,
+    doc_type: &str,
+    id: &str,
+    pairs: &[(String, String)],
+    fields: &[&str],
+    shape: impl Fn(store::Versioned) -> Value,
+) -> Result<Json<Value>, RestError> {
+    let include = include(pairs, fields)?;
+    let d = store
+        .get(collection, id)?
+        .ok_or_else(|| RestError::not_found(format!("{doc_type} {id} not found")))?;
+    Ok(Json(project(shape(d), &include)))
+}
+
 /// Cloudify's boolean parameters: JSON booleans or "true"/"false" strings.
 pub fn boolean(name: &str, v: Option<&Value>, default: bool) -> Result<bool, RestError> {
     match v {

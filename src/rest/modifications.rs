@@ -45,13 +45,7 @@ pub async fn list(
     Query(q): Query<Vec<(String, String)>>,
 ) -> Result<Response, RestError> {
     let p = list::parse(&q, FIELDS, &[])?;
-    let page = s.model.store.list(MODIFICATIONS, &p.query)?;
-    let items = page
-        .items
-        .into_iter()
-        .map(|d| list::project(d.doc, &p.include))
-        .collect();
-    Ok(list::respond(v, items, page.total, &p))
+    list::page(&s.model.store, v, &p, MODIFICATIONS, |d| d.doc)
 }
 
 pub async fn get(
@@ -59,12 +53,15 @@ pub async fn get(
     Path(id): Path<String>,
     Query(q): Query<Vec<(String, String)>>,
 ) -> Result<Json<Value>, RestError> {
-    let include = list::include(&q, FIELDS)?;
-    let d =
-        s.model.store.get(MODIFICATIONS, &id)?.ok_or_else(|| {
-            RestError::not_found(format!("deployment_modification {id} not found"))
-        })?;
-    Ok(Json(list::project(d.doc, &include)))
+    list::one(
+        &s.model.store,
+        MODIFICATIONS,
+        "deployment_modification",
+        &id,
+        &q,
+        FIELDS,
+        |d| d.doc,
+    )
 }
 
 pub async fn start(

@@ -45,13 +45,7 @@ pub async fn list_nodes(
     Query(q): Query<Vec<(String, String)>>,
 ) -> Result<Response, RestError> {
     let p = list::parse(&q, NODE_FIELDS, &[("node_id", "id")])?;
-    let page = s.model.store.list(NODES, &p.query)?;
-    let items = page
-        .items
-        .into_iter()
-        .map(|d| list::project(d.doc, &p.include))
-        .collect();
-    Ok(list::respond(v, items, page.total, &p))
+    list::page(&s.model.store, v, &p, NODES, |d| d.doc)
 }
 
 fn instance(d: store::Versioned, with_version: bool) -> Value {
@@ -70,13 +64,9 @@ pub async fn list_instances(
     Query(q): Query<Vec<(String, String)>>,
 ) -> Result<Response, RestError> {
     let p = list::parse(&q, INSTANCE_FIELDS, &[("node_name", "node_id")])?;
-    let page = s.model.store.list(NODE_INSTANCES, &p.query)?;
-    let items = page
-        .items
-        .into_iter()
-        .map(|d| list::project(instance(d, false), &p.include))
-        .collect();
-    Ok(list::respond(v, items, page.total, &p))
+    list::page(&s.model.store, v, &p, NODE_INSTANCES, |d| {
+        instance(d, false)
+    })
 }
 
 pub async fn get_instance(

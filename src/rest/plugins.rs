@@ -136,13 +136,7 @@ pub async fn list(
     Query(q): Query<Vec<(String, String)>>,
 ) -> Result<Response, RestError> {
     let p = list::parse(&q, FIELDS, &[])?;
-    let page = s.model.store.list(PLUGINS, &p.query)?;
-    let items = page
-        .items
-        .into_iter()
-        .map(|d| list::project(d.doc, &p.include))
-        .collect();
-    Ok(list::respond(v, items, page.total, &p))
+    list::page(&s.model.store, v, &p, PLUGINS, |d| d.doc)
 }
 
 pub async fn get(
@@ -150,13 +144,9 @@ pub async fn get(
     Path(id): Path<String>,
     Query(q): Query<Vec<(String, String)>>,
 ) -> Result<Json<Value>, RestError> {
-    let include = list::include(&q, FIELDS)?;
-    let d = s
-        .model
-        .store
-        .get(PLUGINS, &id)?
-        .ok_or_else(|| RestError::not_found(format!("plugin {id} not found")))?;
-    Ok(Json(list::project(d.doc, &include)))
+    list::one(&s.model.store, PLUGINS, "plugin", &id, &q, FIELDS, |d| {
+        d.doc
+    })
 }
 
 pub async fn delete(

@@ -115,25 +115,22 @@ pub async fn list(
     // 3.3 ignored filters on snapshots; paging and sorting apply.
     let q: Vec<(String, String)> = q.into_iter().filter(|(k, _)| k.starts_with('_')).collect();
     let p = list::parse(&q, FIELDS, &[])?;
-    let page = s.model.store.list(SNAPSHOTS, &p.query)?;
-    let items = page
-        .items
-        .into_iter()
-        .map(|d| list::project(d.doc, &p.include))
-        .collect();
-    Ok(list::respond(v, items, page.total, &p))
+    list::page(&s.model.store, v, &p, SNAPSHOTS, |d| d.doc)
 }
 
 pub async fn get(
     State(s): State<RestState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, RestError> {
-    let d = s
-        .model
-        .store
-        .get(SNAPSHOTS, &id)?
-        .ok_or_else(|| RestError::not_found(format!("snapshot {id} not found")))?;
-    Ok(Json(d.doc))
+    list::one(
+        &s.model.store,
+        SNAPSHOTS,
+        "snapshot",
+        &id,
+        &[],
+        FIELDS,
+        |d| d.doc,
+    )
 }
 
 pub async fn create(
