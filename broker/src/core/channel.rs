@@ -1,7 +1,9 @@
 //! Per-channel consumption state: consumers, unacked deliveries, prefetch,
 //! publisher confirms and transactions.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
+
+use rustc_hash::FxHashMap as HashMap;
 
 use bytes::Bytes;
 

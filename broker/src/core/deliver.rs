@@ -1,7 +1,7 @@
 //! Moving messages: routing, enqueueing with limits, dispatch to consumers,
 //! requeue, dead-lettering, expiry and queue deletion.
 
-use std::collections::HashSet;
+use rustc_hash::FxHashSet as HashSet;
 use std::sync::Arc;
 
 use crate::proto::method::{BasicCancel, BasicDeliver};
@@ -43,7 +43,7 @@ impl Core {
             }
             return out;
         }
-        let mut visited: HashSet<&str> = HashSet::new();
+        let mut visited: HashSet<&str> = HashSet::default();
         let mut stack: Vec<&str> = vec![exchange];
         let mut hits = Vec::new();
         while let Some(name) = stack.pop() {

@@ -1,6 +1,8 @@
 //! Durable exchanges, queues and bindings, saved as one JSON document.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap as HashMap;
 use std::io::Write;
 use std::path::Path;
 

@@ -4,7 +4,9 @@ after the Python 2 import shim is installed)."""
 import contextlib
 import pathlib
 import re
+import socket
 import time
+import uuid
 
 import pytest
 import yaml
@@ -47,6 +49,32 @@ OPERATION_FIELDS = {
     "plugin", "operation", "executor", "inputs", "has_intrinsic_functions", "max_retries",
     "retry_interval",
 }
+MODIFICATION_FIELDS = {
+    "id", "deployment_id", "status", "created_at", "ended_at", "modified_nodes", "node_instances",
+    "context",
+}
+PLUGIN_FIELDS = {
+    "id", "package_name", "archive_name", "package_source", "package_version", "supported_platform",
+    "distribution", "distribution_version", "distribution_release", "wheels", "excluded_wheels",
+    "supported_py_versions", "uploaded_at",
+}
+SNAPSHOT_FIELDS = {"id", "created_at", "status", "error"}
+
+
+def is_uuid4(value):
+    try:
+        return isinstance(value, str) and uuid.UUID(value).version == 4 and str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
+
+
+def closed_port_url(path):
+    """An http URL on 127.0.0.1 where nothing listens: what a manager answers for an
+    archive URL it cannot fetch, without any traffic leaving the machine."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/{path}"
 
 
 def runnable_path(name):

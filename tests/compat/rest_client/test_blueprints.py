@@ -1,8 +1,11 @@
 """BlueprintsClient: upload (the client tars the blueprint's directory and PUTs it
 chunked), list, get, download, delete, and the upload errors
+and publish_archive (an archive made here, in each accepted format)
 (cloudify-api.md 1.3 Blueprint, 1.4 Blueprints, traps 1, 2, 9, 19)."""
 
+import pathlib
 import tarfile
+import zipfile
 
 import pytest
 
@@ -14,6 +17,7 @@ from .support import (
     TIMESTAMP,
     TYPES_URL,
     client_error,
+    closed_port_url,
     deploy,
     runnable_path,
     runnable_yaml,
@@ -216,3 +220,60 @@ def test_a_blueprint_with_deployments_cannot_be_deleted(client, tmp_path):
     assert client.blueprints.get("in-use").id == "in-use"
     client.deployments.delete("in-use-dep")
     assert client.blueprints.delete("in-use").id == "in-use"
+
+
+def archive_blueprint(directory, fmt):
+    """An archive of `directory` (one top-level dir) in one of the formats 3.3
+    accepts (zip, tar, tar.gz, tar.bz2); returns (path, extension)."""
+    directory = pathlib.Path(directory)
+    ext = {"zip": "zip", "tar": "tar", "gztar": "tar.gz", "bztar": "tar.bz2"}[fmt]
+    # the archive's name says nothing of its format: the server looks at the content
+    path = directory.parent / f"{directory.name}-archive.bin"
+    if fmt == "zip":
+        with zipfile.ZipFile(path, "w") as z:
+            for p in sorted(directory.rglob("*")):
+                z.write(p, f"{directory.name}/{p.relative_to(directory)}")
+    else:
+        mode = {"tar": "w", "gztar": "w:gz", "bztar": "w:bz2"}[fmt]
+        with tarfile.open(path, mode) as tar:
+            tar.add(directory, arcname=directory.name)
+    return str(path), ext
+
+
+@pytest.mark.parametrize("fmt", ["zip", "tar", "gztar", "bztar"])
+def test_publish_archive_in_every_format(client, tmp_path, monkeypatch, fmt):
+    name = f"published-{fmt}"
+    write_blueprint(tmp_path / name, MINIMAL)
+    path, ext = archive_blueprint(tmp_path / name, fmt)
+    # no blueprint_filename: the client sends no application_file_name and the
+    # server uses blueprint.yaml
+    bp = client.blueprints.publish_archive(path, name)
+    try:
+        assert set(bp) == BLUEPRINT_FIELDS
+        assert (bp.id, bp.main_file_name) == (name, "blueprint.yaml")
+        assert [n["id"] for n in bp.plan["nodes"]] == ["vm"]
+        assert client.blueprints.get(name) == bp
+        # the original archive is kept and served back as <id>.<ext>
+        monkeypatch.chdir(tmp_path)
+        written = client.blueprints.download(name)
+        assert written == f"{name}.{ext}"
+        assert (tmp_path / written).read_bytes() == pathlib.Path(path).read_bytes()
+    finally:
+        client.blueprints.delete(name)
+
+
+def test_publish_archive_with_a_main_file_name(client, tmp_path):
+    write_blueprint(tmp_path / "pub-main", MINIMAL, main_file="my main.yaml")
+    path, _ = archive_blueprint(tmp_path / "pub-main", "gztar")
+    # the client URL-quotes application_file_name ("my%20main.yaml")
+    bp = client.blueprints.publish_archive(path, "pub-main", "my main.yaml")
+    assert bp.main_file_name == "my main.yaml"
+    assert [n["id"] for n in bp.plan["nodes"]] == ["vm"]
+    assert client.blueprints.delete("pub-main").id == "pub-main"
+
+
+def test_publish_archive_from_an_unreachable_url(client):
+    with client_error(400, "param_url_not_found_error"):
+        client.blueprints.publish_archive(closed_port_url("bp.tar.gz"), "from-url")
+    with client_error(404, "not_found_error"):
+        client.blueprints.get("from-url")
