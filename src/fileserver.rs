@@ -37,7 +37,8 @@ pub fn resolve(root: &Path, url_path: &str) -> Result<PathBuf, PathError> {
     Ok(out)
 }
 
-fn percent_decode(s: &str) -> Option<String> {
+/// `%XX` decoding (no `+` → space); `None` on a bad escape or non-UTF-8.
+pub fn percent_decode(s: &str) -> Option<String> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;

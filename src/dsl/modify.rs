@@ -217,47 +217,52 @@ pub fn modify(
         instances.push(json!({"id": p.id, "node_id": p.node, "name": p.node, "host_id": host_of(&p.id), "relationships": rels}));
     }
 
-    let related_to = |set: &HashSet<String>, pool: &[Value]| -> Vec<Value> {
-        pool.iter()
-            .filter(|i| !set.contains(i["id"].as_str().unwrap_or_default()))
-            .filter(|i| {
-                i["relationships"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .any(|r| set.contains(r["target_id"].as_str().unwrap_or_default()))
-            })
-            .cloned()
-            .collect()
-    };
-    let mut added_and_related: Vec<Value> = instances
-        .iter()
-        .filter(|i| added.contains(i["id"].as_str().unwrap_or_default()))
-        .map(|i| {
-            let mut i = i.clone();
-            i["modification"] = json!("added");
-            i
-        })
-        .collect();
-    added_and_related.extend(related_to(&added, &instances));
     let removed_ids: HashSet<String> = removed
         .iter()
         .filter_map(|i| i["id"].as_str().map(str::to_owned))
         .collect();
-    let mut removed_and_related: Vec<Value> = removed
-        .iter()
-        .map(|i| {
-            let mut i = (*i).clone();
-            i["modification"] = json!("removed");
-            i
-        })
-        .collect();
-    removed_and_related.extend(related_to(&removed_ids, current));
+    let added_and_related = changed_and_related(&added, &instances, "added");
+    let removed_and_related = changed_and_related(&removed_ids, current, "removed");
     Ok(Modification {
         instances,
         added_and_related,
         removed_and_related,
     })
+}
+
+/// The changed instances (marked `modification`) and both ends of their
+/// relationships, as 3.3's graph diff reported them: an instance that points
+/// at a changed one carries only those relationships; one a changed instance
+/// points at carries none.
+fn changed_and_related(changed: &HashSet<String>, pool: &[Value], mark: &str) -> Vec<Value> {
+    let id_of = |i: &Value| i["id"].as_str().unwrap_or_default().to_owned();
+    let mut out: Vec<Value> = Vec::new();
+    let mut targets: Vec<String> = Vec::new();
+    for i in pool.iter().filter(|i| changed.contains(&id_of(i))) {
+        let mut i = i.clone();
+        for r in i["relationships"].as_array().into_iter().flatten() {
+            if let Some(t) = r["target_id"].as_str() {
+                targets.push(t.to_owned());
+            }
+        }
+        i["modification"] = json!(mark);
+        out.push(i);
+    }
+    for i in pool.iter().filter(|i| !changed.contains(&id_of(i))) {
+        let to_changed: Vec<Value> = i["relationships"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|r| changed.contains(r["target_id"].as_str().unwrap_or_default()))
+            .cloned()
+            .collect();
+        if !to_changed.is_empty() || targets.contains(&id_of(i)) {
+            let mut i = i.clone();
+            i["relationships"] = Value::Array(to_changed);
+            out.push(i);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -316,7 +321,17 @@ mod tests {
             .iter()
             .find(|i| i["node_id"] == "lb")
             .expect("lb is related to the new vms");
-        assert_eq!(lb["relationships"].as_array().unwrap().len(), 3);
+        assert_eq!(
+            lb["relationships"].as_array().unwrap().len(),
+            2,
+            "only its relationships to the new vms"
+        );
+        let lb_now = m.instances.iter().find(|i| i["node_id"] == "lb").unwrap();
+        assert_eq!(
+            lb_now["relationships"].as_array().unwrap().len(),
+            3,
+            "the full set afterwards"
+        );
         for app in m.instances.iter().filter(|i| i["node_id"] == "app") {
             assert_eq!(app["host_id"], app["relationships"][0]["target_id"]);
         }

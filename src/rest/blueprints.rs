@@ -78,11 +78,7 @@ pub async fn upload(
                 "Can't pass both a blueprint URL via query parameters and blueprint data via the request body at the same time",
             ));
         }
-        return Err(RestError::new(
-            StatusCode::BAD_REQUEST,
-            "param_url_not_found_error",
-            "blueprint_archive_url is not supported yet: cfyd runs offline; upload the archive in the request body",
-        ));
+        return Err(RestError::url_not_found("blueprint_archive_url"));
     }
     if body.is_empty() {
         return Err(RestError::bad_parameters(
@@ -95,7 +91,11 @@ pub async fn upload(
         )));
     }
     let model = s.model.clone();
-    let main = param("application_file_name").unwrap_or_else(|| "blueprint.yaml".to_owned());
+    // The 3.3 client quotes the name before requests encodes the query
+    // again; 3.3 unquoted it a second time, so does cfyd.
+    let main = param("application_file_name")
+        .map(|m| crate::fileserver::percent_decode(&m).unwrap_or(m))
+        .unwrap_or_else(|| "blueprint.yaml".to_owned());
     let doc = tokio::task::spawn_blocking(move || store_blueprint(&model, &id, &main, &body))
         .await
         .map_err(|e| RestError::internal(e.to_string()))??;

@@ -85,6 +85,7 @@ pub static ENDPOINTS: &[Endpoint] = &[
     ep!(POST post, "/evaluate/functions", "Evaluate intrinsic functions", 200, Json, deployments::evaluate),
     ep!(GET get, "/provider/context", "Get the provider context", 200, None, provider::get),
     ep!(POST post, "/provider/context", "Set the provider context", 201, Json, provider::post),
+    ep!(PATCH patch, "/provider/context", "Set the global parallel executions limit", 200, Json, provider::patch),
     ep!(GET get, "/tokens", "Get an authentication token", 200, None, provider::tokens),
 ];
 

@@ -44,6 +44,17 @@ impl RestError {
         RestError::new(StatusCode::BAD_REQUEST, "bad_parameters_error", message)
     }
 
+    /// An archive URL cfyd cannot fetch (it runs offline).
+    pub fn url_not_found(param: &str) -> Self {
+        RestError::new(
+            StatusCode::BAD_REQUEST,
+            "param_url_not_found_error",
+            format!(
+                "{param} cannot be fetched: cfyd runs offline and does not support archive URLs yet; upload the archive in the request body"
+            ),
+        )
+    }
+
     pub fn conflict(message: impl Into<String>) -> Self {
         RestError::new(StatusCode::CONFLICT, "conflict_error", message)
     }

@@ -143,7 +143,6 @@ pub async fn start(
         .filter_map(|i| i["id"].as_str().map(str::to_owned))
         .collect();
     let mut ops = Vec::new();
-    let mut related_out = Vec::new();
     for inst in &m.added_and_related {
         let id = inst["id"].as_str().unwrap_or_default().to_owned();
         if added.contains(&id) {
@@ -152,21 +151,20 @@ pub async fn start(
                 id: id.clone(),
                 doc: json!({"id": id, "node_id": inst["node_id"], "deployment_id": dep, "host_id": inst["host_id"], "relationships": inst["relationships"], "runtime_properties": {}, "state": "uninitialized"}),
             });
-            related_out.push(inst.clone());
         } else if let Some(old) = current.iter().find(|c| c.id == id) {
-            // Existing instances gain only their relationships to new ones.
-            let new_rels: Vec<Value> = inst["relationships"]
+            // Existing instances gain their relationships to the new ones.
+            let new_rels = inst["relationships"]
                 .as_array()
-                .into_iter()
-                .flatten()
-                .filter(|r| added.contains(r["target_id"].as_str().unwrap_or_default()))
                 .cloned()
-                .collect();
+                .unwrap_or_default();
+            if new_rels.is_empty() {
+                continue;
+            }
             let mut rels = old.doc["relationships"]
                 .as_array()
                 .cloned()
                 .unwrap_or_default();
-            rels.extend(new_rels.iter().cloned());
+            rels.extend(new_rels);
             let mut patch = Map::new();
             patch.insert("relationships".into(), Value::Array(rels));
             ops.push(WriteOp::Update {
@@ -175,9 +173,6 @@ pub async fn start(
                 patch,
                 expected: None,
             });
-            let mut shown = inst.clone();
-            shown["relationships"] = Value::Array(new_rels);
-            related_out.push(shown);
         }
     }
     for (node, n) in &counts {
@@ -193,8 +188,8 @@ pub async fn start(
     let id = uuid::Uuid::new_v4().to_string();
     let doc = json!({
         "id": id, "deployment_id": dep, "status": "started", "created_at": time::now(), "ended_at": null,
-        "modified_nodes": modified, "context": req.get("context").cloned().unwrap_or(Value::Null),
-        "node_instances": {"added_and_related": related_out, "removed_and_related": m.removed_and_related, "before_modification": current_docs},
+        "modified_nodes": modified, "context": req.get("context").cloned().unwrap_or_else(|| json!({})),
+        "node_instances": {"added_and_related": m.added_and_related, "removed_and_related": m.removed_and_related, "before_modification": current_docs},
     });
     ops.push(WriteOp::Insert {
         collection: MODIFICATIONS.into(),

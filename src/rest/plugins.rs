@@ -68,9 +68,7 @@ pub async fn upload(
     body: Bytes,
 ) -> Result<Response, RestError> {
     if q.iter().any(|(k, _)| k == "plugin_archive_url") {
-        return Err(RestError::bad_parameters(
-            "plugin_archive_url is not supported yet: cfyd runs offline; upload the archive in the request body",
-        ));
+        return Err(RestError::url_not_found("plugin_archive_url"));
     }
     if body.is_empty() {
         return Err(RestError::bad_parameters("Missing data in request body"));

@@ -86,3 +86,42 @@ pub async fn tokens() -> RestError {
         "Cannot generate token, application is not secured",
     )
 }
+
+/// `PATCH /provider/context` (v2): `{"global_parallel_executions_limit": int}`,
+/// allowed while transient deployment workers mode is on.
+pub async fn patch(
+    State(s): State<RestState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, RestError> {
+    let req = super::body::json_object(&headers, &body)?;
+    let limit = match req.get("global_parallel_executions_limit") {
+        Some(Value::Number(n)) if n.is_i64() || n.is_u64() => n.clone(),
+        other => {
+            return Err(RestError::bad_parameters(format!(
+                "global_parallel_executions_limit must be an integer, got {}",
+                other.map_or("nothing".to_owned(), Value::to_string)
+            )));
+        }
+    };
+    let (mut doc, version) = match s.model.store.get(PROVIDER_CONTEXT, KEY)? {
+        Some(d) => (d.doc, Some(d.version)),
+        None => (default_context(), None),
+    };
+    let mode = &doc["context"]["cloudify"]["transient_deployment_workers_mode"];
+    if mode["enabled"] != true {
+        return Err(RestError::bad_parameters(
+            "global_parallel_executions_limit can only be set while transient deployment workers mode is enabled",
+        ));
+    }
+    doc["context"]["cloudify"]["transient_deployment_workers_mode"]["global_parallel_executions_limit"] =
+        Value::Number(limit);
+    match version {
+        Some(v) => s
+            .model
+            .store
+            .replace(PROVIDER_CONTEXT, KEY, doc.clone(), Some(v))?,
+        None => s.model.store.insert(PROVIDER_CONTEXT, KEY, doc.clone())?,
+    };
+    Ok(Json(doc))
+}

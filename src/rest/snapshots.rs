@@ -121,13 +121,14 @@ pub async fn list(
 pub async fn get(
     State(s): State<RestState>,
     Path(id): Path<String>,
+    Query(q): Query<Vec<(String, String)>>,
 ) -> Result<Json<Value>, RestError> {
     list::one(
         &s.model.store,
         SNAPSHOTS,
         "snapshot",
         &id,
-        &[],
+        &q,
         FIELDS,
         |d| d.doc,
     )
@@ -136,7 +137,17 @@ pub async fn get(
 pub async fn create(
     State(s): State<RestState>,
     Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
 ) -> Result<Response, RestError> {
+    let req = if body.is_empty() {
+        Map::new()
+    } else {
+        super::body::json_object(&headers, &body)?
+    };
+    let include_metrics = list::boolean("include_metrics", req.get("include_metrics"), false)?;
+    let include_credentials =
+        list::boolean("include_credentials", req.get("include_credentials"), true)?;
     super::check_id("snapshot", &id)?;
     if s.model.store.get(SNAPSHOTS, &id)?.is_some() {
         return Err(RestError::conflict(format!(
@@ -176,7 +187,7 @@ pub async fn create(
     let exec = json!({
         "id": exec_id, "workflow_id": "create_snapshot", "blueprint_id": null, "deployment_id": null,
         "status": if result.is_ok() { "terminated" } else { "failed" }, "error": error, "created_at": now,
-        "parameters": {"snapshot_id": id, "include_metrics": false, "include_credentials": true}, "is_system_workflow": true,
+        "parameters": {"snapshot_id": id, "include_metrics": include_metrics, "include_credentials": include_credentials}, "is_system_workflow": true,
     });
     s.model.store.insert(EXECUTIONS, &exec_id, exec.clone())?;
     Ok((StatusCode::CREATED, Json(exec)).into_response())
@@ -260,9 +271,7 @@ pub async fn upload(
     body: Bytes,
 ) -> Result<Response, RestError> {
     if q.iter().any(|(k, _)| k == "snapshot_archive_url") {
-        return Err(RestError::bad_parameters(
-            "snapshot_archive_url is not supported yet: cfyd runs offline; upload the archive in the request body",
-        ));
+        return Err(RestError::url_not_found("snapshot_archive_url"));
     }
     super::check_id("snapshot", &id)?;
     if s.model.store.get(SNAPSHOTS, &id)?.is_some() {
