@@ -54,6 +54,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         .await
         .context("cannot declare the manager's exchanges and queues")?;
     tracing::info!(bus = %bus.describe(), "message bus ready");
+    let events = Arc::new(search::EventIndex::open(&data.path().join("events"))?);
 
     let mut bound = BTreeMap::new();
     for listener in served(embedded) {
@@ -80,6 +81,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
                 let app = rest::router(RestState {
                     services: services.clone(),
                     model: model.clone(),
+                    events: Some(events.clone()),
                     max_upload: usize::try_from(config.rest.max_upload_mb.saturating_mul(1 << 20))
                         .unwrap_or(usize::MAX),
                     internal: listener == Listener::RestInternal,
@@ -113,6 +115,11 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         }
     }
 
+    let pipeline = tokio::spawn(crate::pipeline::run(
+        bus.clone(),
+        events.clone(),
+        stop_rx.clone(),
+    ));
     data.write_ports(&ports)
         .with_context(|| format!("cannot write ports.json in {}", data.path().display()))?;
     tracing::info!(
@@ -135,6 +142,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         );
         tasks.abort_all();
     }
+    let _ = pipeline.await;
     drop(bus);
     if let Err(e) = model.store.flush() {
         tracing::error!(error = %e, "cannot flush the store");

@@ -15,5 +15,6 @@ pub mod listeners;
 pub mod logging;
 pub mod logstash;
 pub mod model;
+pub mod pipeline;
 pub mod rest;
 pub mod validate;

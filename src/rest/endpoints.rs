@@ -7,8 +7,8 @@ use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use serde_json::{Map, Value, json};
 
 use super::{
-    RestState, blueprints, deployments, executions, modifications, nodes, plugins, provider,
-    snapshots, status,
+    RestState, blueprints, deployments, events, executions, modifications, nodes, plugins,
+    provider, snapshots, status,
 };
 
 /// What a request carries.
@@ -87,6 +87,8 @@ pub static ENDPOINTS: &[Endpoint] = &[
     ep!(POST post, "/provider/context", "Set the provider context", 201, Json, provider::post),
     ep!(PATCH patch, "/provider/context", "Set the global parallel executions limit", 200, Json, provider::patch),
     ep!(GET get, "/tokens", "Get an authentication token", 200, None, provider::tokens),
+    ep!(GET get, "/events", "Search events and logs (v2: query parameters; v1: an Elasticsearch body)", 200, None, events::list),
+    ep!(POST post, "/events", "v1: search events with an Elasticsearch body (405 on v2)", 200, Json, events::post_v2),
 ];
 
 fn error_schema() -> Value {

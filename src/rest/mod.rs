@@ -11,6 +11,7 @@ mod body;
 mod deployments;
 pub mod endpoints;
 pub mod error;
+mod events;
 mod executions;
 pub mod list;
 mod modifications;
@@ -54,6 +55,8 @@ pub fn check_id(kind: &str, id: &str) -> Result<(), RestError> {
 pub struct RestState {
     pub services: Arc<Vec<Service>>,
     pub model: Arc<Model>,
+    /// The event index (`/events`); `None` only in tests of other parts.
+    pub events: Option<Arc<search::EventIndex>>,
     /// Largest request body accepted (413 above it).
     pub max_upload: usize,
     /// True on the internal port (8101), which agents use without auth.

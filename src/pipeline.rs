@@ -1,0 +1,94 @@
+//! The Logstash replacement: consumes the `cloudify-events` and
+//! `cloudify-logs` queues, indexes the documents in batches and
+//! acknowledges each message only after the commit that holds it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use search::EventIndex;
+use serde_json::Value;
+use tokio::sync::watch;
+
+use crate::bus::{BusMessage, MessageBus};
+
+/// A batch is committed when it reaches this size or this age.
+const BATCH_DOCS: usize = 2_000;
+const BATCH_WAIT: Duration = Duration::from_millis(200);
+/// Unacknowledged messages the pipeline holds per queue.
+const PREFETCH: u16 = 4_000;
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// A message body as an event document; Logstash's additions included.
+fn document(m: &BusMessage) -> Option<Value> {
+    let mut doc: Value = serde_json::from_slice(&m.body).ok()?;
+    let obj = doc.as_object_mut()?;
+    obj.entry("@version")
+        .or_insert_with(|| Value::String("1".into()));
+    Some(doc)
+}
+
+/// Runs until `stop` is set; returns when both queues are drained of
+/// what was delivered.
+pub async fn run(
+    bus: Arc<dyn MessageBus>,
+    index: Arc<EventIndex>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let (events, logs) = match (
+        bus.consume("cloudify-events", PREFETCH).await,
+        bus.consume("cloudify-logs", PREFETCH).await,
+    ) {
+        (Ok(e), Ok(l)) => (e, l),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::error!(error = %e, "event pipeline cannot consume; events will not be indexed");
+            return;
+        }
+    };
+    let (mut events, mut logs) = (events, logs);
+    let mut batch: Vec<BusMessage> = Vec::new();
+    loop {
+        let deadline = tokio::time::sleep(BATCH_WAIT);
+        tokio::pin!(deadline);
+        let mut stopping = false;
+        while batch.len() < BATCH_DOCS {
+            tokio::select! {
+                Some(m) = events.recv() => batch.push(m),
+                Some(m) = logs.recv() => batch.push(m),
+                _ = &mut deadline => break,
+                _ = stop.wait_for(|s| *s) => { stopping = true; break; }
+            }
+        }
+        if !batch.is_empty() {
+            flush(&*bus, &index, &mut batch).await;
+        }
+        if stopping {
+            return;
+        }
+    }
+}
+
+async fn flush(bus: &dyn MessageBus, index: &EventIndex, batch: &mut Vec<BusMessage>) {
+    let docs: Vec<Value> = batch.iter().filter_map(document).collect();
+    let skipped = batch.len() - docs.len();
+    if skipped > 0 {
+        tracing::warn!(skipped, "messages that are not JSON objects were dropped");
+    }
+    let indexed = index.append(docs, now_ms()).and_then(|_| index.commit());
+    if let Err(e) = indexed {
+        // Not acknowledged: the broker redelivers them after a restart.
+        tracing::error!(error = %e, "cannot index events; leaving them unacknowledged");
+        batch.clear();
+        return;
+    }
+    for m in batch.drain(..) {
+        if let Err(e) = bus.ack(m.delivery_tag).await {
+            tracing::warn!(error = %e, "cannot acknowledge an indexed event");
+        }
+    }
+}
