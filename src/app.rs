@@ -28,6 +28,7 @@ fn served(embedded_broker: bool) -> Vec<Listener> {
     if embedded_broker {
         l.extend([Listener::Amqp, Listener::AmqpManagement]);
     }
+    l.push(Listener::Elasticsearch);
     l.push(Listener::FileServer);
     l.push(Listener::Logstash);
     l
@@ -37,6 +38,7 @@ fn served(embedded_broker: bool) -> Vec<Listener> {
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let started = Instant::now();
     let data = DataDir::open(&config.data_dir)?;
+    let events = Arc::new(search::EventIndex::open(&data.path().join("events"))?);
     let model = Arc::new(crate::model::Model::open(data.path())?);
     let embedded = config.broker.url.is_empty();
     let broker = if embedded {
@@ -54,7 +56,6 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         .await
         .context("cannot declare the manager's exchanges and queues")?;
     tracing::info!(bus = %bus.describe(), "message bus ready");
-    let events = Arc::new(search::EventIndex::open(&data.path().join("events"))?);
 
     let mut bound = BTreeMap::new();
     for listener in served(embedded) {
@@ -90,6 +91,10 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
             }
             Listener::Logstash => {
                 tasks.spawn(crate::logstash::serve(socket, stop));
+            }
+            Listener::Elasticsearch => {
+                let app = crate::es_api::router(events.clone());
+                tasks.spawn(serve_http(socket, app, stop, "elasticsearch"));
             }
             Listener::FileServer => {
                 let app = crate::fileserver::router(model.resources.clone());
@@ -205,6 +210,14 @@ fn services(
             } else {
                 bus.describe()
             },
+        ),
+        Service::running(
+            "Elasticsearch",
+            "cfyd-events",
+            format!(
+                "cfyd event index (Elasticsearch API) on {}",
+                addr(Listener::Elasticsearch)
+            ),
         ),
         Service::running(
             "Logstash",

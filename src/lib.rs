@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod datadir;
 pub mod dsl;
+pub mod es_api;
 pub mod fileserver;
 pub mod listeners;
 pub mod logging;

@@ -168,3 +168,85 @@ async fn published_events_and_logs_are_searchable_in_order() {
     let v = events(&cfyd, "execution_id=exec-1").await;
     assert_eq!(v["metadata"]["pagination"]["total"], 52);
 }
+
+#[tokio::test]
+async fn elasticsearch_api_indexes_and_searches() {
+    let cfyd = Cfyd::start();
+    let es = |p: &str| cfyd.url("elasticsearch", p);
+    let http = reqwest::Client::new();
+    let info = http.get(es("/")).send().await.unwrap();
+    assert_eq!(info.headers()["x-elastic-product"], "Elasticsearch");
+    let info: Value = info.json().await.unwrap();
+    assert!(info["version"]["number"].as_str().unwrap().starts_with('7'));
+
+    let mut bulk = String::new();
+    for i in 0..6 {
+        let level = if i % 2 == 0 { "error" } else { "info" };
+        bulk.push_str(&format!(
+            "{{\"index\":{{\"_index\":\"logstash-2015.12.07\",\"_id\":\"d{i}\"}}}}\n"
+        ));
+        bulk.push_str(&json!({"type": "cloudify_log", "level": level, "message": {"text": format!("line {i}")}, "context": {"execution_id": "es-1"}}).to_string());
+        bulk.push('\n');
+    }
+    bulk.push_str("{\"delete\":{\"_id\":\"d0\"}}\n");
+    let r: Value = http
+        .post(es("/_bulk"))
+        .header("Content-Type", "application/x-ndjson")
+        .body(bulk)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["errors"], true, "the delete is reported as unsupported");
+    assert_eq!(r["items"].as_array().unwrap().len(), 7);
+    assert_eq!(r["items"][0]["index"]["status"], 201);
+
+    let count: Value = http
+        .post(es("/cloudify_events/_count"))
+        .json(&json!({"query": {"term": {"level": "error"}}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(count["count"], 3);
+    let found: Value = http
+        .post(es("/logstash-*/_search"))
+        .json(&json!({"size": 2, "sort": [{"@timestamp": {"order": "desc"}}], "query": {"bool": {"filter": [{"term": {"context.execution_id": "es-1"}}, {"terms": {"level": ["info"]}}]}}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(found["hits"]["total"], 3);
+    assert_eq!(
+        found["hits"]["hits"][0]["_source"]["message"]["text"],
+        "line 5"
+    );
+    assert_eq!(found["hits"]["hits"][0]["_id"], "d5");
+
+    let bad = http
+        .post(es("/cloudify_events/_search"))
+        .json(&json!({"query": {"fuzzy": {"x": "y"}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status().as_u16(), 400);
+    let bad: Value = bad.json().await.unwrap();
+    assert_eq!(bad["error"]["type"], "parsing_exception");
+    let nope = http.get(es("/other_index/_search")).send().await.unwrap();
+    assert_eq!(nope.status().as_u16(), 404);
+    let cat = http
+        .get(es("/_cat/indices?format=json"))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(cat[0]["index"], "cloudify_events");
+}

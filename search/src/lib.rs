@@ -6,6 +6,7 @@
 //! [`EventIndex::commit`]; the caller (the pipeline) acknowledges its
 //! sources only after the commit that contains them.
 
+pub mod es;
 mod time;
 
 use std::path::Path;
@@ -54,7 +55,7 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 /// A search: keyword filters (AND of ORs), words the message must contain,
 /// a time range, order and page.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct EventQuery {
     pub terms: Vec<(String, Vec<String>)>,
     pub words: Vec<String>,
