@@ -73,13 +73,35 @@ pub async fn run(
     }
 }
 
+/// A key for a message body: FNV-1a 64, CRC-32 and length. A message the
+/// broker redelivers (the pipeline died between commit and ack) is skipped
+/// when its key is already indexed, so a crash never duplicates events.
+fn body_key(body: &[u8]) -> String {
+    let fnv = body.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{fnv:016x}-{:08x}-{}", crc32fast::hash(body), body.len())
+}
+
 async fn flush(bus: &dyn MessageBus, index: &EventIndex, batch: &mut Vec<BusMessage>) {
-    let docs: Vec<Value> = batch.iter().filter_map(document).collect();
-    let skipped = batch.len() - docs.len();
+    let mut docs = Vec::with_capacity(batch.len());
+    let mut skipped = 0;
+    for m in batch.iter() {
+        let key = body_key(&m.body);
+        if m.redelivered && index.contains_key(&key).unwrap_or(false) {
+            continue;
+        }
+        match document(m) {
+            Some(d) => docs.push((Some(key), d)),
+            None => skipped += 1,
+        }
+    }
     if skipped > 0 {
         tracing::warn!(skipped, "messages that are not JSON objects were dropped");
     }
-    let indexed = index.append(docs, now_ms()).and_then(|_| index.commit());
+    let indexed = index
+        .append_keyed(docs, now_ms())
+        .and_then(|_| index.commit());
     if let Err(e) = indexed {
         // Not acknowledged: the broker redelivers them after a restart.
         tracing::error!(error = %e, "cannot index events; leaving them unacknowledged");

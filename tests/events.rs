@@ -250,3 +250,61 @@ async fn elasticsearch_api_indexes_and_searches() {
         .unwrap();
     assert_eq!(cat[0]["index"], "cloudify_events");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_during_ingestion_loses_and_duplicates_nothing() {
+    use amqprs::channel::ConfirmSelectArguments;
+    const N: usize = 3000;
+    let mut cfyd = Cfyd::start();
+    let conn = Connection::open(&OpenConnectionArguments::new(
+        "127.0.0.1",
+        cfyd.port("amqp"),
+        "guest",
+        "guest",
+    ))
+    .await
+    .unwrap();
+    let ch = conn.open_channel(None).await.unwrap();
+    ch.confirm_select(ConfirmSelectArguments::default())
+        .await
+        .unwrap();
+    let mut props = BasicProperties::default();
+    props.with_delivery_mode(amqprs::DELIVERY_MODE_PERSISTENT);
+    for i in 0..N {
+        let doc = event("crash-1", i).to_string().into_bytes();
+        ch.basic_publish(
+            props.clone(),
+            doc,
+            BasicPublishArguments::new("", "cloudify-events"),
+        )
+        .await
+        .unwrap();
+    }
+    // Wait until the pipeline has indexed part of them, then crash.
+    let start = Instant::now();
+    loop {
+        let n =
+            events(&cfyd, "execution_id=crash-1&_size=0").await["metadata"]["pagination"]["total"]
+                .as_u64()
+                .unwrap_or(0);
+        if n > 0 || start.elapsed() > Duration::from_secs(10) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    drop(ch);
+    drop(conn);
+    cfyd.kill();
+    cfyd.restart();
+    let (_, _) = wait_total(&cfyd, "execution_id=crash-1&_size=0", N as u64).await;
+    let all = events(&cfyd, &format!("execution_id=crash-1&_size={N}")).await;
+    let mut seen: Vec<String> = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["message"]["text"].as_str().unwrap().to_owned())
+        .collect();
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), N, "every event once");
+}

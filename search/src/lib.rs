@@ -69,6 +69,8 @@ pub struct EventQuery {
 
 struct Fields {
     source: Field,
+    /// An optional caller key (not part of the document) for de-duplication.
+    key: Field,
     seq: Field,
     ts: Field,
     text: Field,
@@ -89,6 +91,7 @@ fn schema() -> (Schema, Fields) {
     let seq = b.add_u64_field("_seq", INDEXED | FAST | STORED);
     let ts = b.add_i64_field("@timestamp", INDEXED | FAST);
     let text = b.add_text_field("message.text", TEXT);
+    let key = b.add_text_field("_key", STRING);
     let keywords = KEYWORDS
         .iter()
         .map(|k| (*k, b.add_text_field(k, STRING)))
@@ -97,6 +100,7 @@ fn schema() -> (Schema, Fields) {
         b.build(),
         Fields {
             source,
+            key,
             seq,
             ts,
             text,
@@ -159,8 +163,14 @@ impl EventIndex {
     /// Adds documents; each gets `@timestamp` (now, when missing) and an
     /// `_id`. Visible after the next [`commit`](Self::commit).
     pub fn append(&self, docs: Vec<Value>, now_ms: i64) -> Result<()> {
+        self.append_keyed(docs.into_iter().map(|d| (None, d)).collect(), now_ms)
+    }
+
+    /// As [`append`](Self::append), each document with an optional key
+    /// that [`contains_key`](Self::contains_key) can find later.
+    pub fn append_keyed(&self, docs: Vec<(Option<String>, Value)>, now_ms: i64) -> Result<()> {
         let writer = self.writer.lock();
-        for mut doc in docs {
+        for (key, mut doc) in docs {
             let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
             let ts = doc
                 .get("@timestamp")
@@ -183,6 +193,9 @@ impl EventIndex {
                 if let Some(v) = path(&doc, p).and_then(scalar) {
                     t.add_text(*f, v);
                 }
+            }
+            if let Some(k) = key {
+                t.add_text(self.fields.key, k);
             }
             t.add_text(self.fields.source, doc.to_string());
             writer.add_document(t)?;
@@ -309,6 +322,15 @@ impl EventIndex {
             total,
             matched.into_iter().skip(q.offset).take(size).collect(),
         ))
+    }
+
+    /// Whether a committed document carries `key`.
+    pub fn contains_key(&self, key: &str) -> Result<bool> {
+        let q = TermQuery::new(
+            Term::from_field_text(self.fields.key, key),
+            IndexRecordOption::Basic,
+        );
+        Ok(self.reader.searcher().search(&q, &Count)? > 0)
     }
 
     /// Documents in the index.
