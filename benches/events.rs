@@ -50,11 +50,16 @@ fn main() {
     let start = Instant::now();
     let now = 1_449_497_000_000i64;
     for (b, chunk) in docs.chunks(BATCH).enumerate() {
-        idx.append(chunk.to_vec(), now + b as i64 * 1000).expect("append");
+        idx.append(chunk.to_vec(), now + b as i64 * 1000)
+            .expect("append");
         idx.commit().expect("commit");
     }
     let secs = start.elapsed().as_secs_f64();
-    let exec = EventQuery { terms: vec![("context.execution_id".into(), vec!["exec-77".into()])], size: 10_000, ..EventQuery::default() };
+    let exec = EventQuery {
+        terms: vec![("context.execution_id".into(), vec!["exec-77".into()])],
+        size: 10_000,
+        ..EventQuery::default()
+    };
     let errors = EventQuery {
         terms: vec![("level".into(), vec!["error".into()])],
         from_ms: Some(now + 40 * 1000),
@@ -63,7 +68,11 @@ fn main() {
         descending: true,
         ..EventQuery::default()
     };
-    let text = EventQuery { words: vec!["vm_00abc".into()], size: 50, ..EventQuery::default() };
+    let text = EventQuery {
+        words: vec!["vm_00abc".into()],
+        size: 50,
+        ..EventQuery::default()
+    };
     let (e50, e99) = time_query(&idx, &exec);
     let (l50, l99) = time_query(&idx, &errors);
     let (t50, t99) = time_query(&idx, &text);
