@@ -15,8 +15,8 @@ const QUERIES: usize = 200;
 
 fn event(i: usize) -> serde_json::Value {
     json!({
-        "type": if i % 5 == 0 { "cloudify_log" } else { "cloudify_event" },
-        "event_type": "task_succeeded", "level": if i % 50 == 0 { "error" } else { "info" },
+        "type": if i.is_multiple_of(5) { "cloudify_log" } else { "cloudify_event" },
+        "event_type": "task_succeeded", "level": if i.is_multiple_of(50) { "error" } else { "info" },
         "message": {"text": format!("Task succeeded 'nova_plugin.server.create' on vm_{:05x} attempt {}", i % 4096, i % 7), "arguments": null},
         "timestamp": "2015-12-07 14:03:15.004+0000", "message_code": null,
         "context": {"blueprint_id": "bp", "deployment_id": format!("dep{}", i % 20), "execution_id": format!("exec-{}", i / 1000),
