@@ -1,6 +1,7 @@
 //! The Elasticsearch query DSL subset, parsed sans-IO into an
 //! [`EventQuery`]: `match_all`, `term`, `terms`, `match`, `match_phrase`,
-//! `bool` (`must`, `filter`, and `should` on one field), `range` on
+//! `bool` (`must`, `filter`, `must_not` on one term each, and `should` on
+//! one field), `range` on
 //! `@timestamp`, `query_string` on `message.text`, and ES 1.x's `filtered`
 //! and `and` forms that Cloudify 3.x sends; `from`, `size`, `sort`.
 //! Anything else is an ES `parsing_exception`, never a wrong answer.
@@ -202,8 +203,8 @@ fn clause(v: &Value, q: &mut EventQuery, depth: usize) -> Result<(), EsError> {
             if !shoulds.is_empty() {
                 should(&shoulds, q)?;
             }
-            if !list(body.get("must_not")).is_empty() {
-                return Err(unsupported("[must_not] is not supported yet"));
+            for c in list(body.get("must_not")) {
+                must_not(c, q)?;
             }
             Ok(())
         }
@@ -248,6 +249,7 @@ fn should(clauses: &[&Value], q: &mut EventQuery) -> Result<(), EsError> {
         };
         if field.as_ref().is_some_and(|x| x != f)
             || !one.words.is_empty()
+            || !one.exclude.is_empty()
             || one.from_ms.is_some()
             || one.to_ms.is_some()
         {
@@ -262,6 +264,25 @@ fn should(clauses: &[&Value], q: &mut EventQuery) -> Result<(), EsError> {
         add_term(q, &f, values, "should");
     }
     Ok(())
+}
+
+/// One `must_not` clause: a term-like clause on a keyword or document path.
+fn must_not(c: &Value, q: &mut EventQuery) -> Result<(), EsError> {
+    let mut one = EventQuery::default();
+    clause(c, &mut one, 1)?;
+    match (
+        one.terms.as_slice(),
+        one.exclude.is_empty(),
+        one.words.is_empty(),
+    ) {
+        ([t], true, true) if one.from_ms.is_none() && one.to_ms.is_none() => {
+            q.exclude.push(t.clone());
+            Ok(())
+        }
+        _ => Err(unsupported(
+            "[must_not] is supported on one term clause each only",
+        )),
+    }
 }
 
 fn add_term(q: &mut EventQuery, field: &str, values: Vec<String>, _kind: &str) {
@@ -333,10 +354,27 @@ mod tests {
     }
 
     #[test]
+    fn must_not_excludes_terms() {
+        let q = parse_search(
+            &json!({"query": {"bool": {"filter": [{"term": {"type": "cloudify_log"}}],
+            "must_not": [{"term": {"level": "debug"}}, {"terms": {"logger": ["a", "b"]}}]}}}),
+        )
+        .unwrap();
+        assert_eq!(q.terms.len(), 1);
+        assert_eq!(
+            q.exclude,
+            vec![
+                ("level".to_string(), vec!["debug".to_string()]),
+                ("logger".to_string(), vec!["a".to_string(), "b".to_string()]),
+            ]
+        );
+    }
+
+    #[test]
     fn unsupported_forms_are_errors() {
         for body in [
             json!({"query": {"fuzzy": {"a": "b"}}}),
-            json!({"query": {"bool": {"must_not": [{"term": {"a": 1}}]}}}),
+            json!({"query": {"bool": {"must_not": [{"match_phrase": {"message.text": "x"}}]}}}),
             json!({"sort": [{"level": "asc"}]}),
             json!({"size": -1}),
             json!([1]),

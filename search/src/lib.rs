@@ -53,11 +53,13 @@ pub enum Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
-/// A search: keyword filters (AND of ORs), words the message must contain,
-/// a time range, order and page.
+/// A search: keyword filters (AND of ORs), excluded values, words the
+/// message must contain, a time range, order and page.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EventQuery {
     pub terms: Vec<(String, Vec<String>)>,
+    /// Documents whose field holds any of these values are left out.
+    pub exclude: Vec<(String, Vec<String>)>,
     pub words: Vec<String>,
     /// Inclusive bounds in epoch milliseconds on `@timestamp`.
     pub from_ms: Option<i64>,
@@ -221,8 +223,10 @@ impl EventIndex {
     /// Matching documents (the page) and the total match count.
     pub fn search(&self, q: &EventQuery) -> Result<(usize, Vec<Value>)> {
         let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        let mut post: Vec<&(String, Vec<String>)> = Vec::new();
-        for t in &q.terms {
+        // (filter, negated) pairs on paths that are not indexed.
+        let mut post: Vec<(&(String, Vec<String>), bool)> = Vec::new();
+        let filters = q.terms.iter().map(|t| (t, false));
+        for (t, negated) in filters.chain(q.exclude.iter().map(|t| (t, true))) {
             match self.keyword(&t.0) {
                 Some(f) => {
                     let any: Vec<(Occur, Box<dyn Query>)> =
@@ -237,9 +241,10 @@ impl EventIndex {
                                 )
                             })
                             .collect();
-                    must.push((Occur::Must, Box::new(BooleanQuery::new(any))));
+                    let occur = if negated { Occur::MustNot } else { Occur::Must };
+                    must.push((occur, Box::new(BooleanQuery::new(any))));
                 }
-                None => post.push(t),
+                None => post.push((t, negated)),
             }
         }
         for w in &q.words {
@@ -268,6 +273,10 @@ impl EventIndex {
         let query: Box<dyn Query> = if must.is_empty() {
             Box::new(AllQuery)
         } else {
+            // A boolean query of only exclusions matches nothing in tantivy.
+            if must.iter().all(|(o, _)| *o == Occur::MustNot) {
+                must.push((Occur::Must, Box::new(AllQuery)));
+            }
             Box::new(BooleanQuery::new(must))
         };
         let searcher = self.reader.searcher();
@@ -309,10 +318,11 @@ impl EventIndex {
         let mut matched = Vec::new();
         for (_, a) in all {
             let doc = load(a)?;
-            if post.iter().all(|(p, any)| {
-                path(&doc, p)
+            if post.iter().all(|((p, any), negated)| {
+                let hit = path(&doc, p)
                     .and_then(scalar)
-                    .is_some_and(|v| any.contains(&v))
+                    .is_some_and(|v| any.contains(&v));
+                hit != *negated
             }) {
                 matched.push(doc);
             }
@@ -425,6 +435,14 @@ mod tests {
             10,
             "unindexed path"
         );
+        let mut not_e1 = q(vec![]);
+        not_e1.exclude = vec![("context.execution_id".into(), vec!["e1".into()])];
+        assert_eq!(idx.search(&not_e1).unwrap().0, 20, "exclusion only");
+        not_e1.terms = vec![("type".into(), vec!["cloudify_event".into()])];
+        assert_eq!(idx.search(&not_e1).unwrap().0, 10, "filter and exclusion");
+        let mut not_extra = q(vec![]);
+        not_extra.exclude = vec![("context.extra".into(), vec!["e2".into()])];
+        assert_eq!(idx.search(&not_extra).unwrap().0, 10, "unindexed exclusion");
     }
 
     #[test]

@@ -37,6 +37,10 @@ def test_bulk_then_search_and_count(es):
     assert total == 4
     assert [h["_source"]["message"]["text"] for h in hits] == ["operation %d done" % i for i in (1, 3, 5, 7)]
     assert es.count(index="logstash-*", body={"query": {"match": {"context.execution_id": "py-1"}}})["count"] == 8
+    not_started = es.count(index="cloudify_events", body={"query": {"bool": {
+        "filter": [{"term": {"context.execution_id": "py-1"}}],
+        "must_not": [{"term": {"event_type": "task_started"}}]}}})
+    assert not_started["count"] == 4
 
 
 def test_errors_are_elasticsearch_errors(es):
