@@ -168,10 +168,7 @@ pub async fn archive(
     State(s): State<RestState>,
     Path(id): Path<String>,
 ) -> Result<Response, RestError> {
-    s.model
-        .store
-        .get(BLUEPRINTS, &id)?
-        .ok_or_else(|| RestError::not_found(format!("blueprint {id} not found")))?;
+    list::existing(&s.model.store, BLUEPRINTS, "blueprint", &id)?;
     let dir = s.model.resources.join("uploaded-blueprints").join(&id);
     let file = std::fs::read_dir(&dir)
         .ok()
@@ -203,10 +200,7 @@ pub async fn delete(
     Extension(v): Extension<ApiVersion>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, RestError> {
-    s.model
-        .store
-        .get(BLUEPRINTS, &id)?
-        .ok_or_else(|| RestError::not_found(format!("blueprint {id} not found")))?;
+    list::existing(&s.model.store, BLUEPRINTS, "blueprint", &id)?;
     let deps = s.model.store.list(
         DEPLOYMENTS,
         &store::Query::default().filter("blueprint_id", id.clone()),

@@ -93,11 +93,7 @@ pub async fn create(
             ));
         }
     };
-    let bp = s
-        .model
-        .store
-        .get(BLUEPRINTS, &blueprint_id)?
-        .ok_or_else(|| RestError::not_found(format!("blueprint {blueprint_id} not found")))?;
+    let bp = list::existing(&s.model.store, BLUEPRINTS, "blueprint", &blueprint_id)?;
     if s.model.store.get(DEPLOYMENTS, &id)?.is_some() {
         return Err(RestError::conflict(format!(
             "deployment with id '{id}' already exists"
@@ -217,10 +213,7 @@ pub async fn delete(
     Path(id): Path<String>,
     Query(q): Query<Vec<(String, String)>>,
 ) -> Result<Json<Value>, RestError> {
-    s.model
-        .store
-        .get(DEPLOYMENTS, &id)?
-        .ok_or_else(|| RestError::not_found(format!("deployment {id} not found")))?;
+    list::existing(&s.model.store, DEPLOYMENTS, "deployment", &id)?;
     let ignore_live = q
         .iter()
         .find(|(k, _)| k == "ignore_live_nodes")
@@ -340,11 +333,7 @@ pub async fn outputs(
     State(s): State<RestState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, RestError> {
-    let d = s
-        .model
-        .store
-        .get(DEPLOYMENTS, &id)?
-        .ok_or_else(|| RestError::not_found(format!("deployment {id} not found")))?;
+    let d = list::existing(&s.model.store, DEPLOYMENTS, "deployment", &id)?;
     let props = node_properties(&s, &id)?;
     let inputs = d.doc["inputs"].as_object().cloned().unwrap_or_default();
     let statics = dsl::functions::Evaluator {
@@ -386,11 +375,7 @@ pub async fn evaluate(
         .and_then(Value::as_str)
         .ok_or_else(|| RestError::bad_parameters("deployment_id parameter is missing"))?
         .to_owned();
-    let d = s
-        .model
-        .store
-        .get(DEPLOYMENTS, &id)?
-        .ok_or_else(|| RestError::not_found(format!("deployment {id} not found")))?;
+    let d = list::existing(&s.model.store, DEPLOYMENTS, "deployment", &id)?;
     let ctx = req.get("context").cloned().unwrap_or(Value::Null);
     let pick = |k: &str| ctx.get(k).and_then(Value::as_str).map(str::to_owned);
     let context = dsl::functions::Context {

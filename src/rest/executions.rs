@@ -107,11 +107,7 @@ pub async fn start(
         false,
     )?;
     list::boolean("force", req.get("force"), false)?;
-    let d = s
-        .model
-        .store
-        .get(DEPLOYMENTS, dep)?
-        .ok_or_else(|| RestError::not_found(format!("deployment {dep} not found")))?;
+    let d = list::existing(&s.model.store, DEPLOYMENTS, "deployment", dep)?;
     let Some(def) = d.doc["workflows"].get(wf) else {
         return Err(RestError::new(
             StatusCode::BAD_REQUEST,
@@ -165,11 +161,7 @@ pub async fn action(
         .get("action")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let e = s
-        .model
-        .store
-        .get(EXECUTIONS, &id)?
-        .ok_or_else(|| RestError::not_found(format!("execution {id} not found")))?;
+    let e = list::existing(&s.model.store, EXECUTIONS, "execution", &id)?;
     let status = e.doc["status"].as_str().unwrap_or_default().to_owned();
     let new = match action {
         "cancel" if matches!(status.as_str(), "pending" | "started") => "cancelling",
@@ -211,10 +203,7 @@ pub async fn update(
         .get("status")
         .and_then(Value::as_str)
         .ok_or_else(|| RestError::bad_parameters("status parameter is missing"))?;
-    s.model
-        .store
-        .get(EXECUTIONS, &id)?
-        .ok_or_else(|| RestError::not_found(format!("execution {id} not found")))?;
+    list::existing(&s.model.store, EXECUTIONS, "execution", &id)?;
     let mut patch = Map::new();
     patch.insert("status".into(), json!(status));
     patch.insert(

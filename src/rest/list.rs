@@ -180,10 +180,21 @@ pub fn one(
     shape: impl Fn(store::Versioned) -> Value,
 ) -> Result<Json<Value>, RestError> {
     let include = include(pairs, fields)?;
-    let d = store
-        .get(collection, id)?
-        .ok_or_else(|| RestError::not_found(format!("{doc_type} {id} not found")))?;
+    let d = existing(store, collection, doc_type, id)?;
     Ok(Json(project(shape(d), &include)))
+}
+
+/// The document `id` of `collection`, or Cloudify's 404
+/// `"<doc_type> <id> not found"`.
+pub fn existing(
+    store: &store::Store,
+    collection: &str,
+    doc_type: &str,
+    id: &str,
+) -> Result<store::Versioned, RestError> {
+    store
+        .get(collection, id)?
+        .ok_or_else(|| RestError::not_found(format!("{doc_type} {id} not found")))
 }
 
 /// Cloudify's boolean parameters: JSON booleans or "true"/"false" strings.

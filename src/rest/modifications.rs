@@ -80,10 +80,7 @@ pub async fn start(
         .and_then(Value::as_object)
         .cloned()
         .ok_or_else(|| RestError::bad_parameters("nodes parameter is missing"))?;
-    s.model
-        .store
-        .get(DEPLOYMENTS, &dep)?
-        .ok_or_else(|| RestError::not_found(format!("deployment {dep} not found")))?;
+    list::existing(&s.model.store, DEPLOYMENTS, "deployment", &dep)?;
     let started = s.model.store.list(
         MODIFICATIONS,
         &StoreQuery::default().filter("status", "started"),

@@ -75,11 +75,7 @@ pub async fn get_instance(
     Query(q): Query<Vec<(String, String)>>,
 ) -> Result<Json<Value>, RestError> {
     let include = list::include(&q, INSTANCE_FIELDS)?;
-    let d = s
-        .model
-        .store
-        .get(NODE_INSTANCES, &id)?
-        .ok_or_else(|| RestError::not_found(format!("node_instance {id} not found")))?;
+    let d = list::existing(&s.model.store, NODE_INSTANCES, "node_instance", &id)?;
     Ok(Json(list::project(instance(d, true), &include)))
 }
 

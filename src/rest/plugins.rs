@@ -167,11 +167,7 @@ pub async fn archive(
     State(s): State<RestState>,
     Path(id): Path<String>,
 ) -> Result<Response, RestError> {
-    let d = s
-        .model
-        .store
-        .get(PLUGINS, &id)?
-        .ok_or_else(|| RestError::not_found(format!("plugin {id} not found")))?;
+    let d = list::existing(&s.model.store, PLUGINS, "plugin", &id)?;
     let name = d.doc["archive_name"].as_str().unwrap_or_default();
     let bytes = tokio::fs::read(s.model.resources.join("plugins").join(&id).join(name))
         .await

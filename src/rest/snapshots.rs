@@ -244,10 +244,7 @@ pub async fn download(
     State(s): State<RestState>,
     Path(id): Path<String>,
 ) -> Result<Response, RestError> {
-    s.model
-        .store
-        .get(SNAPSHOTS, &id)?
-        .ok_or_else(|| RestError::not_found(format!("snapshot {id} not found")))?;
+    list::existing(&s.model.store, SNAPSHOTS, "snapshot", &id)?;
     let bytes = tokio::fs::read(zip_path(&s.model, &id))
         .await
         .map_err(|e| RestError::internal(format!("archive of snapshot {id} is missing: {e}")))?;
@@ -308,10 +305,7 @@ pub async fn restore(
         ));
     }
     let force = list::boolean("force", req.get("force"), false)?;
-    s.model
-        .store
-        .get(SNAPSHOTS, &id)?
-        .ok_or_else(|| RestError::not_found(format!("snapshot {id} not found")))?;
+    list::existing(&s.model.store, SNAPSHOTS, "snapshot", &id)?;
     let active = active_executions(&s.model)?;
     if !active.is_empty() {
         return Err(RestError::new(
