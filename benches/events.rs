@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use search::{EventIndex, EventQuery};
+use search::{EventIndex, Search};
 use serde_json::json;
 
 const N: usize = 200_000;
@@ -32,7 +32,7 @@ fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
     v[((v.len() - 1) as f64 * p) as usize]
 }
 
-fn time_query(idx: &EventIndex, q: &EventQuery) -> (f64, f64) {
+fn time_query(idx: &EventIndex, q: &Search) -> (f64, f64) {
     let mut t = Vec::with_capacity(QUERIES);
     for _ in 0..QUERIES {
         let s = Instant::now();
@@ -55,24 +55,13 @@ fn main() {
         idx.commit().expect("commit");
     }
     let secs = start.elapsed().as_secs_f64();
-    let exec = EventQuery {
-        terms: vec![("context.execution_id".into(), vec!["exec-77".into()])],
-        size: 10_000,
-        ..EventQuery::default()
-    };
-    let errors = EventQuery {
-        terms: vec![("level".into(), vec!["error".into()])],
-        from_ms: Some(now + 40 * 1000),
-        to_ms: Some(now + 100 * 1000),
-        size: 100,
-        descending: true,
-        ..EventQuery::default()
-    };
-    let text = EventQuery {
-        words: vec!["vm_00abc".into()],
-        size: 50,
-        ..EventQuery::default()
-    };
+    let q = |body: serde_json::Value| search::es::parse_search(&body, now).expect("query");
+    let exec = q(json!({"size": 10_000, "sort": [{"@timestamp": "asc"}],
+        "query": {"bool": {"filter": [{"term": {"context.execution_id": "exec-77"}}]}}}));
+    let errors = q(json!({"size": 100, "sort": [{"@timestamp": "desc"}],
+        "query": {"bool": {"filter": [{"term": {"level": "error"}},
+            {"range": {"@timestamp": {"gte": now + 40 * 1000, "lte": now + 100 * 1000}}}]}}}));
+    let text = q(json!({"size": 50, "query": {"match_phrase": {"message.text": "vm_00abc"}}}));
     let (e50, e99) = time_query(&idx, &exec);
     let (l50, l99) = time_query(&idx, &errors);
     let (t50, t99) = time_query(&idx, &text);

@@ -38,8 +38,10 @@ fn served(embedded_broker: bool) -> Vec<Listener> {
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let started = Instant::now();
     let data = DataDir::open(&config.data_dir)?;
-    let events = Arc::new(search::EventIndex::open(&data.path().join("events"))?);
+    let indices = Arc::new(search::Indices::open(&data.path().join("indices"))?);
+    let (events, _) = indices.ensure(crate::es_api::EVENTS_INDEX)?;
     let model = Arc::new(crate::model::Model::open(data.path())?);
+    let es = crate::es_api::EsState::new(indices.clone(), Some(model.clone()));
     let embedded = config.broker.url.is_empty();
     let broker = if embedded {
         Some(broker::Broker::open(crate::amqp::broker_config(&config))?)
@@ -82,7 +84,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
                 let app = rest::router(RestState {
                     services: services.clone(),
                     model: model.clone(),
-                    events: Some(events.clone()),
+                    es: Some(es.clone()),
                     max_upload: usize::try_from(config.rest.max_upload_mb.saturating_mul(1 << 20))
                         .unwrap_or(usize::MAX),
                     internal: listener == Listener::RestInternal,
@@ -93,7 +95,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
                 tasks.spawn(crate::logstash::serve(socket, stop));
             }
             Listener::Elasticsearch => {
-                let app = crate::es_api::router(events.clone());
+                let app = crate::es_api::router(es.clone());
                 tasks.spawn(serve_http(socket, app, stop, "elasticsearch"));
             }
             Listener::FileServer => {

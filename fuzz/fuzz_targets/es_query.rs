@@ -9,7 +9,8 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     if let Ok(v) = serde_json::from_str::<serde_json::Value>(text) {
-        let _ = search::es::parse_search(&v);
+        let _ = search::es::parse_search(&v, 0);
     }
     let _ = search::es::parse_bulk(text);
+    let _ = search::es::parse_query(&serde_json::json!({"query_string": {"query": text}}), 0);
 });

@@ -95,7 +95,10 @@ pub fn parse_bulk(text: &str) -> Result<Vec<BulkItem>, EsError> {
             None
         } else {
             let line = lines.next().ok_or_else(|| {
-                illegal(format!("the {} action on line [{n}] has no document", action.name()))
+                illegal(format!(
+                    "the {} action on line [{n}] has no document",
+                    action.name()
+                ))
             })?;
             n += 1;
             Some(serde_json::from_str(line).map_err(|e| EsError {
@@ -105,7 +108,10 @@ pub fn parse_bulk(text: &str) -> Result<Vec<BulkItem>, EsError> {
         };
         out.push(BulkItem {
             action,
-            index: meta.get("_index").and_then(Value::as_str).map(str::to_owned),
+            index: meta
+                .get("_index")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
             id: meta.get("_id").and_then(id_of),
             doc,
         });
@@ -132,7 +138,10 @@ mod tests {
                 doc: Some(json!({"a": 1}))
             }
         );
-        assert_eq!((items[1].action, items[1].id.as_deref()), (Action::Delete, Some("2")));
+        assert_eq!(
+            (items[1].action, items[1].id.as_deref()),
+            (Action::Delete, Some("2"))
+        );
         assert_eq!(items[3].doc, Some(json!({"doc": {"c": 3}})));
         assert!(parse_bulk("{\"index\":{}}\n").is_err());
         assert!(parse_bulk("nope\n").is_err());

@@ -147,7 +147,11 @@ pub fn parse_sort(sort: &Value) -> Result<Vec<Sort>, EsError> {
                     .unwrap_or("");
                 (f.clone(), order.to_owned())
             }
-            _ => return Err(parsing("[sort] entries must be field names or one-key objects")),
+            _ => {
+                return Err(parsing(
+                    "[sort] entries must be field names or one-key objects",
+                ));
+            }
         };
         let descending = match order.as_str() {
             "desc" => true,
@@ -184,7 +188,11 @@ pub fn source_filter(v: &Value) -> Result<SourceFilter, EsError> {
             includes: list(m.get("includes").or_else(|| m.get("include"))),
             excludes: list(m.get("excludes").or_else(|| m.get("exclude"))),
         },
-        _ => return Err(parsing("[_source] must be a boolean, a string, a list or an object")),
+        _ => {
+            return Err(parsing(
+                "[_source] must be a boolean, a string, a list or an object",
+            ));
+        }
     })
 }
 
@@ -235,7 +243,13 @@ fn agg_body(kind: &str, body: &Value) -> Result<Value, EsError> {
                 "hour" | "1h" => "1h".to_owned(),
                 "day" | "1d" => "1d".to_owned(),
                 "week" | "1w" => "7d".to_owned(),
-                other if other.ends_with(['s', 'm', 'h', 'd']) && other.len() > 1 && other[..other.len() - 1].chars().all(|c| c.is_ascii_digit()) => other.to_owned(),
+                other
+                    if other.ends_with(['s', 'm', 'h', 'd'])
+                        && other.len() > 1
+                        && other[..other.len() - 1].chars().all(|c| c.is_ascii_digit()) =>
+                {
+                    other.to_owned()
+                }
                 other => {
                     return Err(parsing(format!(
                         "date_histogram interval [{other}] is not supported yet (fixed intervals only: ms, s, m, h, d, week)"
@@ -244,9 +258,13 @@ fn agg_body(kind: &str, body: &Value) -> Result<Value, EsError> {
             };
             m.insert("fixed_interval".into(), Value::String(fixed));
         }
-        m.remove("time_zone").filter(|tz| tz != "UTC" && tz != "Z" && tz != "+00:00").map_or(Ok(()), |tz| {
-            Err(parsing(format!("date_histogram time_zone [{tz}] is not supported yet (UTC only)")))
-        })?;
+        m.remove("time_zone")
+            .filter(|tz| tz != "UTC" && tz != "Z" && tz != "+00:00")
+            .map_or(Ok(()), |tz| {
+                Err(parsing(format!(
+                    "date_histogram time_zone [{tz}] is not supported yet (UTC only)"
+                )))
+            })?;
     }
     Ok(Value::Object(m))
 }
@@ -276,7 +294,8 @@ fn min_should(v: Option<&Value>, n: usize, default: usize) -> Result<usize, EsEr
     let Some(v) = v else {
         return Ok(default);
     };
-    let text = scalar(v).ok_or_else(|| parsing("[minimum_should_match] must be a number or string"))?;
+    let text =
+        scalar(v).ok_or_else(|| parsing("[minimum_should_match] must be a number or string"))?;
     let t = text.trim();
     let (pct, num) = match t.strip_suffix('%') {
         Some(p) => (true, p),
@@ -307,7 +326,9 @@ impl Parser {
             .as_object()
             .and_then(|m| if m.len() == 1 { m.iter().next() } else { None })
         else {
-            return Err(parsing("a query clause must be an object with exactly one key"));
+            return Err(parsing(
+                "a query clause must be an object with exactly one key",
+            ));
         };
         let d = depth + 1;
         Ok(match kind.as_str() {
@@ -316,8 +337,12 @@ impl Parser {
             "term" => {
                 let (field, v) = one_field(kind, body)?;
                 let v = v.get("value").unwrap_or(v);
-                let value = scalar(v).ok_or_else(|| parsing(format!("[term] on [{field}] needs a scalar value")))?;
-                Query::Term { field, values: vec![value] }
+                let value = scalar(v)
+                    .ok_or_else(|| parsing(format!("[term] on [{field}] needs a scalar value")))?;
+                Query::Term {
+                    field,
+                    values: vec![value],
+                }
             }
             "terms" => {
                 let (field, values) = body
@@ -328,18 +353,28 @@ impl Parser {
                     .as_array()
                     .map(|a| a.iter().filter_map(scalar).collect())
                     .unwrap_or_default();
-                Query::Term { field: field_name(field), values }
+                Query::Term {
+                    field: field_name(field),
+                    values,
+                }
             }
             "match" | "match_phrase" => {
                 let (field, v) = one_field(kind, body)?;
-                let text = scalar(v.get("query").unwrap_or(v))
-                    .ok_or_else(|| parsing(format!("[{kind}] on [{field}] needs a scalar query")))?;
-                let all = v.get("operator").and_then(Value::as_str).is_some_and(|o| o.eq_ignore_ascii_case("and"));
+                let text = scalar(v.get("query").unwrap_or(v)).ok_or_else(|| {
+                    parsing(format!("[{kind}] on [{field}] needs a scalar query"))
+                })?;
+                let all = v
+                    .get("operator")
+                    .and_then(Value::as_str)
+                    .is_some_and(|o| o.eq_ignore_ascii_case("and"));
                 match (field_kind(&field), kind.as_str()) {
                     (FieldKind::Text, "match") => Query::Match { field, text, all },
                     (FieldKind::Text, _) => Query::Phrase { field, text },
                     (FieldKind::Time, _) => self.time_term(&field, &text)?,
-                    _ => Query::Term { field, values: vec![text] },
+                    _ => Query::Term {
+                        field,
+                        values: vec![text],
+                    },
                 }
             }
             "range" => {
@@ -363,19 +398,34 @@ impl Parser {
                     .get("field")
                     .and_then(Value::as_str)
                     .ok_or_else(|| parsing(format!("[{kind}] needs [field]")))?;
-                let q = Query::Exists { field: field_name(field) };
-                if kind == "missing" { Query::not(q) } else { q }
+                let q = Query::Exists {
+                    field: field_name(field),
+                };
+                if kind == "missing" {
+                    Query::negate(q)
+                } else {
+                    q
+                }
             }
             "ids" => {
-                let values = body.get("values").and_then(Value::as_array).ok_or_else(|| parsing("[ids] needs [values]"))?;
+                let values = body
+                    .get("values")
+                    .and_then(Value::as_array)
+                    .ok_or_else(|| parsing("[ids] needs [values]"))?;
                 Query::Ids(values.iter().filter_map(scalar).collect())
             }
             "type" => {
-                let value = body.get("value").and_then(scalar).ok_or_else(|| parsing("[type] needs [value]"))?;
+                let value = body
+                    .get("value")
+                    .and_then(scalar)
+                    .ok_or_else(|| parsing("[type] needs [value]"))?;
                 Query::term("type", &value)
             }
             "query_string" => {
-                let text = body.get("query").and_then(scalar).ok_or_else(|| parsing("[query_string] needs [query]"))?;
+                let text = body
+                    .get("query")
+                    .and_then(scalar)
+                    .ok_or_else(|| parsing("[query_string] needs [query]"))?;
                 let default_field = body
                     .get("default_field")
                     .and_then(Value::as_str)
@@ -396,14 +446,25 @@ impl Parser {
                         must.push(self.clause(c, d)?);
                     }
                 }
-                let should = list(m.get("should")).into_iter().map(|c| self.clause(c, d)).collect::<Result<Vec<_>, _>>()?;
-                let must_not = list(m.get("must_not")).into_iter().map(|c| self.clause(c, d)).collect::<Result<Vec<_>, _>>()?;
+                let should = list(m.get("should"))
+                    .into_iter()
+                    .map(|c| self.clause(c, d))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let must_not = list(m.get("must_not"))
+                    .into_iter()
+                    .map(|c| self.clause(c, d))
+                    .collect::<Result<Vec<_>, _>>()?;
                 let default = usize::from(must.is_empty() && !should.is_empty());
                 let min_should = min_should(m.get("minimum_should_match"), should.len(), default)?;
                 if must.is_empty() && should.is_empty() && must_not.is_empty() {
                     Query::All
                 } else {
-                    Query::Bool { must, should, must_not, min_should }
+                    Query::Bool {
+                        must,
+                        should,
+                        must_not,
+                        min_should,
+                    }
                 }
             }
             "constant_score" => match body.get("filter").or_else(|| body.get("query")) {
@@ -411,17 +472,39 @@ impl Parser {
                 None => return Err(parsing("[constant_score] needs [filter]")),
             },
             "filtered" => {
-                let q = body.get("query").map(|q| self.clause(q, d)).transpose()?.unwrap_or(Query::All);
-                let f = body.get("filter").map(|f| self.clause(f, d)).transpose()?.unwrap_or(Query::All);
+                let q = body
+                    .get("query")
+                    .map(|q| self.clause(q, d))
+                    .transpose()?
+                    .unwrap_or(Query::All);
+                let f = body
+                    .get("filter")
+                    .map(|f| self.clause(f, d))
+                    .transpose()?
+                    .unwrap_or(Query::All);
                 Query::and(vec![q, f])
             }
             "query" | "fquery" => self.clause(body.get("query").unwrap_or(body), d)?,
             "and" | "or" => {
                 let items = body.get("filters").unwrap_or(body);
-                let parts = list(Some(items)).into_iter().map(|c| self.clause(c, d)).collect::<Result<Vec<_>, _>>()?;
-                if kind == "and" { Query::and(parts) } else { Query::or(parts) }
+                let parts = list(Some(items))
+                    .into_iter()
+                    .map(|c| self.clause(c, d))
+                    .collect::<Result<Vec<_>, _>>()?;
+                if kind == "and" {
+                    Query::and(parts)
+                } else {
+                    Query::or(parts)
+                }
             }
-            "not" => Query::not(self.clause(body.get("filter").or_else(|| body.get("query")).unwrap_or(body), d)?),
+            "not" => Query::negate(
+                self.clause(
+                    body.get("filter")
+                        .or_else(|| body.get("query"))
+                        .unwrap_or(body),
+                    d,
+                )?,
+            ),
             other => return Err(parsing(format!("unknown or unsupported query [{other}]"))),
         })
     }
@@ -445,12 +528,16 @@ impl Parser {
             match kind {
                 FieldKind::Time => date(v, self.now_ms)
                     .map(|ms| RangeValue::Num(ms as f64))
-                    .ok_or_else(|| parsing(format!("[range] bound [{k}] on [{field}] is not a date: {v}"))),
+                    .ok_or_else(|| {
+                        parsing(format!(
+                            "[range] bound [{k}] on [{field}] is not a date: {v}"
+                        ))
+                    }),
                 _ => match v {
                     Value::Number(n) => Ok(RangeValue::Num(n.as_f64().unwrap_or(0.0))),
-                    Value::String(s) if kind == FieldKind::Stored => {
-                        Ok(s.parse().map_or_else(|_| RangeValue::Str(s.clone()), RangeValue::Num))
-                    }
+                    Value::String(s) if kind == FieldKind::Stored => Ok(s
+                        .parse()
+                        .map_or_else(|_| RangeValue::Str(s.clone()), RangeValue::Num)),
                     other => scalar(other)
                         .map(RangeValue::Str)
                         .ok_or_else(|| parsing(format!("[range] bound [{k}] must be a scalar"))),
@@ -473,11 +560,16 @@ impl Parser {
                 "from" => lower = Bound::Excluded(value(k, v)?),
                 "to" if flag("include_upper") => upper = Bound::Included(value(k, v)?),
                 "to" => upper = Bound::Excluded(value(k, v)?),
-                "include_lower" | "include_upper" | "format" | "boost" | "time_zone" | "relation" => {}
+                "include_lower" | "include_upper" | "format" | "boost" | "time_zone"
+                | "relation" => {}
                 other => return Err(parsing(format!("[range] query does not support [{other}]"))),
             }
         }
-        Ok(Query::Range { field, lower, upper })
+        Ok(Query::Range {
+            field,
+            lower,
+            upper,
+        })
     }
 }
 
@@ -526,7 +618,11 @@ fn date_math(mut rest: &str, mut t: i64) -> Option<i64> {
         }
         let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
         rest = &rest[digits.len()..];
-        let n: i64 = if digits.is_empty() { 1 } else { digits.parse().ok()? };
+        let n: i64 = if digits.is_empty() {
+            1
+        } else {
+            digits.parse().ok()?
+        };
         let u = unit_ms(rest.chars().next()?)?;
         rest = &rest[1..];
         let delta = n.checked_mul(u)?;
@@ -553,7 +649,13 @@ mod tests {
         let s = parse_search(&json!({"from": 5, "size": 50, "sort": [{"@timestamp": {"order": "asc", "ignore_unmapped": true}}],
             "query": {"bool": {"must": [{"match": {"context.execution_id": "e1"}}], "should": [{"match": {"type": "cloudify_event"}}, {"match": {"type": "cloudify_log"}}]}}}), 0).unwrap();
         assert_eq!((s.from, s.size), (5, 50));
-        assert_eq!(s.sort, vec![Sort { field: "@timestamp".into(), descending: false }]);
+        assert_eq!(
+            s.sort,
+            vec![Sort {
+                field: "@timestamp".into(),
+                descending: false
+            }]
+        );
         assert_eq!(
             s.query,
             Query::Bool {
@@ -574,10 +676,18 @@ mod tests {
                 {"or": {"filters": [{"query": {"match": {"context.node_id": "a"}}}, {"query": {"match": {"context.node_id": "b"}}}]}},
                 {"range": {"@timestamp": {"from": "2016-01-01T00:00:00", "to": "2016-01-02T00:00:00"}}},
                 {"query": {"query_string": {"query": "message.text:*foo* AND message.text:*bar*"}}}]}}}}}), 0).unwrap();
-        let Query::Bool { must, .. } = &s.query else { panic!("{:?}", s.query) };
+        let Query::Bool { must, .. } = &s.query else {
+            panic!("{:?}", s.query)
+        };
         assert_eq!(must.len(), 5);
         assert_eq!(must[1], term("context.execution_id", "x"));
-        assert_eq!(must[2], Query::or(vec![term("context.node_id", "a"), term("context.node_id", "b")]));
+        assert_eq!(
+            must[2],
+            Query::or(vec![
+                term("context.node_id", "a"),
+                term("context.node_id", "b")
+            ])
+        );
         assert_eq!(
             must[3],
             Query::Range {
@@ -589,8 +699,14 @@ mod tests {
         assert_eq!(
             must[4],
             Query::and(vec![
-                Query::Wildcard { field: "message.text".into(), pattern: "*foo*".into() },
-                Query::Wildcard { field: "message.text".into(), pattern: "*bar*".into() }
+                Query::Wildcard {
+                    field: "message.text".into(),
+                    pattern: "*foo*".into()
+                },
+                Query::Wildcard {
+                    field: "message.text".into(),
+                    pattern: "*bar*".into()
+                }
             ])
         );
         assert!(s.sort[0].descending);
@@ -601,10 +717,17 @@ mod tests {
         let now = parse_millis("2020-05-05T10:30:00Z").unwrap();
         assert_eq!(date(&json!("now-1h"), now), Some(now - 3_600_000));
         assert_eq!(date(&json!("now/d"), now), parse_millis("2020-05-05"));
-        assert_eq!(date(&json!("2020-01-01||+1d"), now), parse_millis("2020-01-02"));
+        assert_eq!(
+            date(&json!("2020-01-01||+1d"), now),
+            parse_millis("2020-01-02")
+        );
         assert_eq!(date(&json!("1588674600000"), now), Some(1_588_674_600_000));
         assert_eq!(date(&json!("now-x"), now), None);
-        let q = parse_query(&json!({"range": {"@timestamp": {"gt": "now-1h", "lt": "now"}}}), now).unwrap();
+        let q = parse_query(
+            &json!({"range": {"@timestamp": {"gt": "now-1h", "lt": "now"}}}),
+            now,
+        )
+        .unwrap();
         assert_eq!(
             q,
             Query::Range {
@@ -618,10 +741,19 @@ mod tests {
     #[test]
     fn bool_minimum_should_match() {
         let q = parse_query(&json!({"bool": {"should": [{"term": {"a": "1"}}, {"term": {"a": "2"}}, {"term": {"b": "3"}}], "minimum_should_match": "-1"}}), 0).unwrap();
-        let Query::Bool { min_should, .. } = q else { panic!() };
+        let Query::Bool { min_should, .. } = q else {
+            panic!()
+        };
         assert_eq!(min_should, 2);
         let q = parse_query(&json!({"bool": {"should": [{"term": {"a": "1"}}], "must_not": {"exists": {"field": "z"}}}}), 0).unwrap();
-        let Query::Bool { min_should, must_not, .. } = q else { panic!() };
+        let Query::Bool {
+            min_should,
+            must_not,
+            ..
+        } = q
+        else {
+            panic!()
+        };
         assert_eq!((min_should, must_not.len()), (1, 1));
     }
 
@@ -630,10 +762,27 @@ mod tests {
         let s = parse_search(&json!({"_source": {"includes": ["a.*"], "excludes": "b"}, "sort": ["_score", {"level.keyword": "desc"}, "type:asc"],
             "track_total_hits": 100, "search_after": [1.5, "x", "y"],
             "aggs": {"levels": {"terms": {"field": "level.keyword"}, "aggs": {"per_minute": {"date_histogram": {"field": "@timestamp", "interval": "minute"}}}}}}), 0).unwrap();
-        assert_eq!(s.source, SourceFilter::Some { includes: vec!["a.*".into()], excludes: vec!["b".into()] });
-        assert_eq!(s.sort.iter().map(|k| (k.field.as_str(), k.descending)).collect::<Vec<_>>(), vec![("_score", true), ("level", true), ("type", false)]);
+        assert_eq!(
+            s.source,
+            SourceFilter::Some {
+                includes: vec!["a.*".into()],
+                excludes: vec!["b".into()]
+            }
+        );
+        assert_eq!(
+            s.sort
+                .iter()
+                .map(|k| (k.field.as_str(), k.descending))
+                .collect::<Vec<_>>(),
+            vec![("_score", true), ("level", true), ("type", false)]
+        );
         assert_eq!(s.total, TotalHits::Object { limit: Some(100) });
-        assert_eq!(s.aggs, Some(json!({"levels": {"terms": {"field": "level"}, "aggs": {"per_minute": {"date_histogram": {"field": "@timestamp", "fixed_interval": "1m"}}}}})));
+        assert_eq!(
+            s.aggs,
+            Some(
+                json!({"levels": {"terms": {"field": "level"}, "aggs": {"per_minute": {"date_histogram": {"field": "@timestamp", "fixed_interval": "1m"}}}}})
+            )
+        );
     }
 
     #[test]

@@ -143,7 +143,12 @@ struct P<'a> {
 }
 
 /// Parses `text` with unqualified terms searching `default_field`.
-pub fn parse(text: &str, default_field: &str, default_and: bool, now_ms: i64) -> Result<Query, EsError> {
+pub fn parse(
+    text: &str,
+    default_field: &str,
+    default_and: bool,
+    now_ms: i64,
+) -> Result<Query, EsError> {
     if text.len() > MAX_LEN {
         return Err(err(format!("longer than {MAX_LEN} bytes")));
     }
@@ -239,7 +244,7 @@ impl P<'_> {
                 parts
                     .into_iter()
                     .map(|(o, q)| match o {
-                        Occ::MustNot => Query::not(q),
+                        Occ::MustNot => Query::negate(q),
                         _ => q,
                     })
                     .collect(),
@@ -340,7 +345,12 @@ impl P<'_> {
 
     fn word(&self, field: &str, w: &str, wild: bool) -> Result<Query, EsError> {
         let text = field_kind(field) == FieldKind::Text;
-        for (op, inclusive, upper) in [(">=", true, false), ("<=", true, true), (">", false, false), ("<", false, true)] {
+        for (op, inclusive, upper) in [
+            (">=", true, false),
+            ("<=", true, true),
+            (">", false, false),
+            ("<", false, true),
+        ] {
             if let Some(v) = w.strip_prefix(op) {
                 let b = self.bound(field, v, inclusive)?;
                 let (lower, upper) = if upper {
@@ -398,7 +408,10 @@ mod tests {
     fn precedence_and_modifiers() {
         assert_eq!(
             p("a b AND c"),
-            Query::or(vec![t("message.text", "a"), Query::and(vec![t("message.text", "b"), t("message.text", "c")])])
+            Query::or(vec![
+                t("message.text", "a"),
+                Query::and(vec![t("message.text", "b"), t("message.text", "c")])
+            ])
         );
         assert_eq!(
             p("level:error -logger:x"),
@@ -413,19 +426,49 @@ mod tests {
             parse("a b", "message.text", true, 0).unwrap(),
             Query::and(vec![t("message.text", "a"), t("message.text", "b")])
         );
-        assert_eq!(p("level:(error OR warn)"), Query::or(vec![t("level", "error"), t("level", "warn")]));
+        assert_eq!(
+            p("level:(error OR warn)"),
+            Query::or(vec![t("level", "error"), t("level", "warn")])
+        );
     }
 
     #[test]
     fn leaves() {
-        assert_eq!(p("message.text:*FAIL*"), Query::Wildcard { field: "message.text".into(), pattern: "*fail*".into() });
-        assert_eq!(p("\"on vm\""), Query::Phrase { field: "message.text".into(), text: "on vm".into() });
-        assert_eq!(p("_exists_:level"), Query::Exists { field: "level".into() });
+        assert_eq!(
+            p("message.text:*FAIL*"),
+            Query::Wildcard {
+                field: "message.text".into(),
+                pattern: "*fail*".into()
+            }
+        );
+        assert_eq!(
+            p("\"on vm\""),
+            Query::Phrase {
+                field: "message.text".into(),
+                text: "on vm".into()
+            }
+        );
+        assert_eq!(
+            p("_exists_:level"),
+            Query::Exists {
+                field: "level".into()
+            }
+        );
         assert_eq!(
             p("context.task_current_retries:[1 TO *}"),
-            Query::Range { field: "context.task_current_retries".into(), lower: Bound::Included(RangeValue::Num(1.0)), upper: Bound::Unbounded }
+            Query::Range {
+                field: "context.task_current_retries".into(),
+                lower: Bound::Included(RangeValue::Num(1.0)),
+                upper: Bound::Unbounded
+            }
         );
-        assert_eq!(p("vm_1"), Query::Phrase { field: "message.text".into(), text: "vm_1".into() });
+        assert_eq!(
+            p("vm_1"),
+            Query::Phrase {
+                field: "message.text".into(),
+                text: "vm_1".into()
+            }
+        );
         assert!(parse("(a", "message.text", false, 0).is_err());
         assert!(parse("\"a", "message.text", false, 0).is_err());
     }

@@ -34,11 +34,8 @@ fn collect<'a>(v: &'a Value, path: &str, out: &mut Vec<&'a Value>) {
                 collect(i, path, out);
             }
         }
-        _ if path.is_empty() => {
-            if !v.is_null() && !v.is_object() {
-                out.push(v);
-            }
-        }
+        _ if path.is_empty() && !v.is_null() && !v.is_object() => out.push(v),
+        _ if path.is_empty() => {}
         Value::Object(m) => {
             let (head, rest) = path.split_once('.').unwrap_or((path, ""));
             if let Some(child) = m.get(head) {
@@ -185,7 +182,8 @@ pub fn matches(q: &Query, doc: &Doc) -> bool {
             upper,
         } => {
             if field_kind(field) == FieldKind::Time {
-                return time_of(doc).is_some_and(|t| in_range(&RangeValue::Num(t as f64), lower, upper));
+                return time_of(doc)
+                    .is_some_and(|t| in_range(&RangeValue::Num(t as f64), lower, upper));
             }
             values_at(&doc.source, field).into_iter().any(|v| {
                 let value = match v {
@@ -197,15 +195,11 @@ pub fn matches(q: &Query, doc: &Doc) -> bool {
                 value.is_some_and(|v| in_range(&v, lower, upper))
             })
         }
-        Query::Prefix { field, prefix } => {
-            terms(doc, field).iter().any(|t| t.starts_with(prefix.as_str()))
-        }
-        Query::Wildcard { field, pattern } => {
-            terms(doc, field).iter().any(|t| glob(pattern, t))
-        }
-        Query::Exists { field } => {
-            field == "_id" || !values_at(&doc.source, field).is_empty()
-        }
+        Query::Prefix { field, prefix } => terms(doc, field)
+            .iter()
+            .any(|t| t.starts_with(prefix.as_str())),
+        Query::Wildcard { field, pattern } => terms(doc, field).iter().any(|t| glob(pattern, t)),
+        Query::Exists { field } => field == "_id" || !values_at(&doc.source, field).is_empty(),
         Query::Ids(ids) => ids.contains(&doc.id),
         Query::Bool {
             must,
@@ -245,10 +239,12 @@ pub fn sort_value(doc: &Doc, field: &str, descending: bool, score: f32) -> SortV
         _ if field == "_id" => SortValue::Str(doc.id.clone()),
         _ => {
             let numeric = field_kind(field) == FieldKind::Stored;
-            let values = values_at(&doc.source, field).into_iter().filter_map(|v| match v {
-                Value::Number(n) if numeric => n.as_f64().map(SortValue::Num),
-                other => keyword(other).map(SortValue::Str),
-            });
+            let values = values_at(&doc.source, field)
+                .into_iter()
+                .filter_map(|v| match v {
+                    Value::Number(n) if numeric => n.as_f64().map(SortValue::Num),
+                    other => keyword(other).map(SortValue::Str),
+                });
             let pick = |a: SortValue, b: SortValue| {
                 let a_first = crate::sort::first_of(&a, &b, descending);
                 if a_first { a } else { b }
@@ -273,7 +269,10 @@ pub fn rank(doc: &Doc, s: &Search, score: f32) -> Rank {
 
 /// Runs a whole search over documents in memory: the total number of
 /// matches and the page, each hit with its rank.
-pub fn search<'a>(docs: impl IntoIterator<Item = &'a Doc>, s: &Search) -> (usize, Vec<(Rank, &'a Doc)>) {
+pub fn search<'a>(
+    docs: impl IntoIterator<Item = &'a Doc>,
+    s: &Search,
+) -> (usize, Vec<(Rank, &'a Doc)>) {
     let after = s
         .search_after
         .as_ref()

@@ -18,8 +18,8 @@ use tantivy::collector::{Count, DocSetCollector, TopDocs};
 use tantivy::indexer::LogMergePolicy;
 use tantivy::query::{AllQuery, Query as TQuery, RangeQuery, TermQuery, TermSetQuery};
 use tantivy::schema::{
-    DateOptions, DateTimePrecision, FAST, INDEXED, IndexRecordOption, STORED, STRING, Schema,
-    TEXT, Value as _,
+    DateOptions, DateTimePrecision, FAST, INDEXED, IndexRecordOption, STORED, STRING, Schema, TEXT,
+    Value as _,
 };
 use tantivy::{
     DateTime, DocAddress, DocId, Index, IndexReader, IndexWriter, Order, ReloadPolicy, Score,
@@ -48,6 +48,10 @@ pub struct Hit {
     /// The sort values (ES's `sort` array), when a sort was requested.
     pub sort: Vec<Value>,
     pub source: Value,
+    /// Times the document was written under its id.
+    pub version: u64,
+    /// Where it ranks under the search's sort (for merging indices).
+    pub rank: Rank,
 }
 
 /// The answer to a search.
@@ -72,6 +76,7 @@ fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
     let source = b.add_text_field("_source", STORED);
     let seq = b.add_u64_field("_seq", INDEXED | FAST | STORED);
+    let version = b.add_u64_field("_version", STORED);
     let ts = b.add_date_field(
         TIME_FIELD,
         DateOptions::default()
@@ -96,6 +101,7 @@ fn schema() -> (Schema, Fields) {
         b.build(),
         Fields {
             source,
+            version,
             key,
             seq,
             ts,
@@ -159,7 +165,8 @@ impl Accessor {
 
 /// Whether the index can sort on `field` from fast fields.
 fn fast_sortable(field: &str) -> bool {
-    matches!(field, "_score" | "_doc") || matches!(field_kind(field), FieldKind::Time | FieldKind::Keyword)
+    matches!(field, "_score" | "_doc")
+        || matches!(field_kind(field), FieldKind::Time | FieldKind::Keyword)
 }
 
 fn now_ms() -> i64 {
@@ -221,7 +228,7 @@ impl EventIndex {
     pub fn append_keyed(&self, docs: Vec<(Option<String>, Value)>, now_ms: i64) -> Result<()> {
         let writer = self.writer.lock();
         for (key, doc) in docs {
-            self.add(&writer, None, key, doc, now_ms)?;
+            self.add(&writer, None, key, doc, now_ms, 1)?;
         }
         Ok(())
     }
@@ -250,6 +257,7 @@ impl EventIndex {
         key: Option<String>,
         mut doc: Value,
         now_ms: i64,
+        version: u64,
     ) -> Result<String> {
         let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
         let ts = EventIndex::time_of(&doc, now_ms).unwrap_or(now_ms);
@@ -259,6 +267,7 @@ impl EventIndex {
         let id = id.unwrap_or_else(|| format!("{seq:016x}"));
         let mut t = TantivyDocument::default();
         t.add_u64(self.fields.seq, seq);
+        t.add_u64(self.fields.version, version);
         t.add_date(self.fields.ts, DateTime::from_timestamp_millis(ts));
         for v in values_at(&doc, "message.text") {
             if let Some(text) = v.as_str() {
@@ -283,19 +292,19 @@ impl EventIndex {
     }
 
     /// Indexes a document under `id` (generated when `None`), replacing any
-    /// committed document with that id. Returns the id and whether it
-    /// replaced one.
-    pub fn put(&self, id: Option<String>, doc: Value, now: i64) -> Result<(String, bool)> {
-        let existed = match &id {
-            Some(i) => self.get(i)?.is_some(),
-            None => false,
+    /// committed document with that id. Returns the id and the document's
+    /// new version (1 when it replaced none).
+    pub fn put(&self, id: Option<String>, doc: Value, now: i64) -> Result<(String, u64)> {
+        let old = match &id {
+            Some(i) => self.get(i)?.map_or(0, |h| h.version),
+            None => 0,
         };
         let writer = self.writer.lock();
         if let (Some(i), Some(f)) = (&id, self.fields.keyword("_id")) {
             writer.delete_term(Term::from_field_text(f, i));
         }
-        let id = self.add(&writer, id, None, doc, now)?;
-        Ok((id, existed))
+        let id = self.add(&writer, id, None, doc, now, old + 1)?;
+        Ok((id, old + 1))
     }
 
     /// Deletes the committed document `id`; whether there was one.
@@ -323,7 +332,7 @@ impl EventIndex {
             let docs = searcher.search(&exact, &DocSetCollector)?;
             return docs
                 .into_iter()
-                .map(|a| self.load(&searcher, a).map(|d| d.seq))
+                .map(|a| self.load(&searcher, a).map(|(d, _)| d.seq))
                 .collect();
         }
         let s = Search {
@@ -351,12 +360,18 @@ impl EventIndex {
         let top = searcher.search(&q, &TopDocs::with_limit(1).order_by_score())?;
         top.first()
             .map(|(_, a)| {
-                self.load(&searcher, *a).map(|d| Hit {
+                self.load(&searcher, *a).map(|(d, version)| Hit {
+                    rank: Rank {
+                        keys: Vec::new(),
+                        descending: Vec::new(),
+                        seq: d.seq,
+                    },
                     id: d.id,
                     seq: d.seq,
                     score: None,
                     sort: Vec::new(),
                     source: d.source,
+                    version,
                 })
             })
             .transpose()
@@ -369,7 +384,8 @@ impl EventIndex {
         Ok(())
     }
 
-    fn load(&self, searcher: &Searcher, a: DocAddress) -> Result<Doc> {
+    /// A stored document and its version.
+    fn load(&self, searcher: &Searcher, a: DocAddress) -> Result<(Doc, u64)> {
         let d: TantivyDocument = searcher.doc(a)?;
         let text = d
             .get_first(self.fields.source)
@@ -386,11 +402,18 @@ impl EventIndex {
             .get_first(self.fields.seq)
             .and_then(|v| v.as_u64())
             .unwrap_or_default();
-        Ok(Doc {
-            id,
-            seq,
-            source: serde_json::from_str(text).unwrap_or(Value::Object(Map::new())),
-        })
+        let version = d
+            .get_first(self.fields.version)
+            .and_then(|v| v.as_u64())
+            .unwrap_or(1);
+        Ok((
+            Doc {
+                id,
+                seq,
+                source: serde_json::from_str(text).unwrap_or(Value::Object(Map::new())),
+            },
+            version,
+        ))
     }
 
     /// Runs a search: from tantivy alone when the query and sort only use
@@ -420,14 +443,13 @@ impl EventIndex {
         };
         let mut hits = Vec::with_capacity(ranked.len());
         for (rank, addr) in ranked {
-            let d = self.load(&searcher, addr)?;
-            let score = sort
-                .iter()
-                .position(|k| k.field == "_score")
-                .and_then(|i| match rank.keys.get(i) {
+            let (d, version) = self.load(&searcher, addr)?;
+            let score = sort.iter().position(|k| k.field == "_score").and_then(|i| {
+                match rank.keys.get(i) {
                     Some(SortValue::Num(n)) => Some(*n as f32),
                     _ => None,
-                });
+                }
+            });
             hits.push(Hit {
                 id: d.id,
                 seq: d.seq,
@@ -438,15 +460,23 @@ impl EventIndex {
                     rank.keys.iter().map(SortValue::to_json).collect()
                 },
                 source: d.source,
+                version,
+                rank,
             });
         }
         let aggs = match &s.aggs {
             None => None,
             Some(req) => Some(match seqs {
-                None => self.aggregate(&searcher, &*translate::exact(&s.query, &self.fields).unwrap_or_else(|| Box::new(AllQuery)), req)?,
+                None => self.aggregate(
+                    &searcher,
+                    &*translate::exact(&s.query, &self.fields)
+                        .unwrap_or_else(|| Box::new(AllQuery)),
+                    req,
+                )?,
                 Some(seqs) => {
                     let q = TermSetQuery::new(
-                        seqs.into_iter().map(|s| Term::from_field_u64(self.fields.seq, s)),
+                        seqs.into_iter()
+                            .map(|s| Term::from_field_u64(self.fields.seq, s)),
                     );
                     self.aggregate(&searcher, &q, req)?
                 }
@@ -469,27 +499,28 @@ impl EventIndex {
         }
         let sort = sort.to_vec();
         let after = s.search_after.as_ref().map(|a| cursor(&sort, a));
-        let collector = TopDocs::with_limit(size).and_offset(s.from).tweak_score(
-            move |seg: &SegmentReader| {
-                let keys: Vec<Accessor> = sort.iter().map(|k| Accessor::open(seg, k)).collect();
-                let descending: Vec<bool> = sort.iter().map(|k| k.descending).collect();
-                let seqs = seg
-                    .fast_fields()
-                    .u64("_seq")
-                    .ok()
-                    .map(|c| c.first_or_default_col(0));
-                let after = after.clone();
-                move |doc: DocId, score: Score| {
-                    let rank = Rank {
-                        keys: keys.iter().map(|k| k.value(doc, score)).collect(),
-                        descending: descending.clone(),
-                        seq: seqs.as_ref().map_or(0, |c| c.get_val(doc)),
-                    };
-                    let eligible = after.as_ref().is_none_or(|c| rank.is_after(c));
-                    (eligible, rank)
-                }
-            },
-        );
+        let collector =
+            TopDocs::with_limit(size)
+                .and_offset(s.from)
+                .tweak_score(move |seg: &SegmentReader| {
+                    let keys: Vec<Accessor> = sort.iter().map(|k| Accessor::open(seg, k)).collect();
+                    let descending: Vec<bool> = sort.iter().map(|k| k.descending).collect();
+                    let seqs = seg
+                        .fast_fields()
+                        .u64("_seq")
+                        .ok()
+                        .map(|c| c.first_or_default_col(0));
+                    let after = after.clone();
+                    move |doc: DocId, score: Score| {
+                        let rank = Rank {
+                            keys: keys.iter().map(|k| k.value(doc, score)).collect(),
+                            descending: descending.clone(),
+                            seq: seqs.as_ref().map_or(0, |c| c.get_val(doc)),
+                        };
+                        let eligible = after.as_ref().is_none_or(|c| rank.is_after(c));
+                        (eligible, rank)
+                    }
+                });
         let top = searcher.search(q, &collector)?;
         Ok(top
             .into_iter()
@@ -516,7 +547,7 @@ impl EventIndex {
         addrs.sort();
         let mut matched = Vec::new();
         for a in addrs {
-            let d = self.load(searcher, a)?;
+            let (d, _) = self.load(searcher, a)?;
             if eval::matches(&s.query, &d) {
                 matched.push((eval::rank(&d, s, 1.0), a));
             }

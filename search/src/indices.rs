@@ -16,9 +16,9 @@ pub fn valid_index_name(name: &str) -> bool {
         && name != "."
         && name != ".."
         && !name.starts_with(['_', '-', '+'])
-        && name.chars().all(|c| {
-            !c.is_uppercase() && !c.is_whitespace() && !"\\/*?\"<>|,#:".contains(c)
-        })
+        && name
+            .chars()
+            .all(|c| !c.is_uppercase() && !c.is_whitespace() && !"\\/*?\"<>|,#:".contains(c))
 }
 
 pub struct Indices {
@@ -85,7 +85,8 @@ impl Indices {
         }
         drop(removed);
         if let Some(root) = &self.root {
-            std::fs::remove_dir_all(root.join(name)).map_err(|e| Error::Directory(e.to_string()))?;
+            std::fs::remove_dir_all(root.join(name))
+                .map_err(|e| Error::Directory(e.to_string()))?;
         }
         Ok(true)
     }

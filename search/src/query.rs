@@ -68,7 +68,10 @@ pub enum Query {
     All,
     Nothing,
     /// Any of the exact values (keyword semantics; on a text field, one token).
-    Term { field: String, values: Vec<String> },
+    Term {
+        field: String,
+        values: Vec<String>,
+    },
     /// Any (or, with `all`, every) token of `text` (text fields only).
     Match {
         field: String,
@@ -76,16 +79,27 @@ pub enum Query {
         all: bool,
     },
     /// The tokens of `text` at consecutive positions (text fields only).
-    Phrase { field: String, text: String },
+    Phrase {
+        field: String,
+        text: String,
+    },
     Range {
         field: String,
         lower: Bound<RangeValue>,
         upper: Bound<RangeValue>,
     },
-    Prefix { field: String, prefix: String },
+    Prefix {
+        field: String,
+        prefix: String,
+    },
     /// `*` any run of characters, `?` one character.
-    Wildcard { field: String, pattern: String },
-    Exists { field: String },
+    Wildcard {
+        field: String,
+        pattern: String,
+    },
+    Exists {
+        field: String,
+    },
     Ids(Vec<String>),
     Bool {
         must: Vec<Query>,
@@ -125,7 +139,7 @@ impl Query {
         }
     }
 
-    pub fn not(clause: Query) -> Query {
+    pub fn negate(clause: Query) -> Query {
         Query::Bool {
             must: Vec::new(),
             should: Vec::new(),

@@ -17,7 +17,12 @@ pub fn project(doc: &Value, filter: &SourceFilter) -> Option<Value> {
     }
 }
 
-fn object(m: &Map<String, Value>, prefix: &str, inc: &[String], exc: &[String]) -> Map<String, Value> {
+fn object(
+    m: &Map<String, Value>,
+    prefix: &str,
+    inc: &[String],
+    exc: &[String],
+) -> Map<String, Value> {
     let mut out = Map::new();
     for (k, v) in m {
         let path = if prefix.is_empty() {

@@ -5,9 +5,9 @@
 use std::ops::Bound;
 
 use tantivy::query::{
-    AllQuery, BitSetDocSet, BooleanQuery, ConstScorer, EmptyQuery, EnableScoring, ExistsQuery, Explanation,
-    Occur, PhraseQuery, Query as TQuery, RangeQuery, RegexQuery, Scorer, TermQuery, TermSetQuery,
-    Weight,
+    AllQuery, BitSetDocSet, BooleanQuery, ConstScorer, EmptyQuery, EnableScoring, ExistsQuery,
+    Explanation, Occur, PhraseQuery, Query as TQuery, RangeQuery, RegexQuery, Scorer, TermQuery,
+    TermSetQuery, Weight,
 };
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{BitSet, DateTime, DocId, DocSet, Score, SegmentReader, TERMINATED, Term};
@@ -18,6 +18,7 @@ use crate::query::{FieldKind, Query, RangeValue, field_kind};
 /// The schema fields translation needs.
 pub(crate) struct Fields {
     pub source: Field,
+    pub version: Field,
     pub key: Field,
     pub seq: Field,
     pub ts: Field,

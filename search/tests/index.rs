@@ -1,5 +1,7 @@
 //! The event index: persistence, ids, deletes, retention, aggregations.
 
+#![allow(clippy::unwrap_used)]
+
 use search::{EventIndex, Indices, Query, Search, Sort, es, format_millis, parse_millis};
 use serde_json::{Value, json};
 
@@ -37,26 +39,33 @@ fn committed_events_survive_reopen_and_order_continues() {
     assert_eq!(texts, vec!["one", "two"], "ingestion order continues");
     let by_time = search(&idx, json!({"sort": [{"@timestamp": "asc"}]}));
     assert_eq!(by_time.hits[0].source["message"]["text"], "two");
-    assert_eq!(by_time.hits[0].sort, vec![json!(parse_millis("2014-01-01").unwrap())]);
+    assert_eq!(
+        by_time.hits[0].sort,
+        vec![json!(parse_millis("2014-01-01").unwrap())]
+    );
 }
 
 #[test]
 fn put_get_replace_and_delete_by_id_and_query() {
     let idx = EventIndex::temporary().unwrap();
-    let (id, existed) = idx
+    let (id, version) = idx
         .put(Some("a".into()), json!({"level": "info", "n": 1}), 0)
         .unwrap();
-    assert_eq!((id.as_str(), existed), ("a", false));
+    assert_eq!((id.as_str(), version), ("a", 1));
     idx.commit().unwrap();
-    let (_, existed) = idx
+    let (_, version) = idx
         .put(Some("a".into()), json!({"level": "warn", "n": 2}), 0)
         .unwrap();
-    assert!(existed);
+    assert_eq!(version, 2);
     idx.put(None, json!({"level": "warn", "n": 3}), 0).unwrap();
     idx.commit().unwrap();
     assert_eq!(idx.len(), 2);
-    assert_eq!(idx.get("a").unwrap().unwrap().source["n"], 2);
-    assert_eq!(idx.delete_matching(&Query::term("level", "warn")).unwrap(), 2);
+    let a = idx.get("a").unwrap().unwrap();
+    assert_eq!((a.source["n"].as_u64(), a.version), (Some(2), 2));
+    assert_eq!(
+        idx.delete_matching(&Query::term("level", "warn")).unwrap(),
+        2
+    );
     idx.commit().unwrap();
     assert!(idx.get("a").unwrap().is_none());
     assert!(idx.is_empty());
@@ -73,7 +82,10 @@ fn timestamp_comes_from_logstash_timestamp_when_missing() {
     .unwrap();
     idx.commit().unwrap();
     let found = search(&idx, json!({}));
-    assert_eq!(found.hits[0].source["@timestamp"], "2015-12-07T14:03:15.004Z");
+    assert_eq!(
+        found.hits[0].source["@timestamp"],
+        "2015-12-07T14:03:15.004Z"
+    );
 }
 
 #[test]
@@ -139,14 +151,27 @@ fn retention_by_age_and_size() {
 fn search_after_pages_through_everything_once() {
     let idx = EventIndex::temporary().unwrap();
     let docs = (0..25)
-        .map(|i| event("e", ["a", "b"][i % 2], "t", &format_millis(i as i64 / 3 * 1000)))
+        .map(|i| {
+            event(
+                "e",
+                ["a", "b"][i % 2],
+                "t",
+                &format_millis(i as i64 / 3 * 1000),
+            )
+        })
         .collect();
     idx.append(docs, 0).unwrap();
     idx.commit().unwrap();
     let mut s = Search {
         sort: vec![
-            Sort { field: "@timestamp".into(), descending: true },
-            Sort { field: "_doc".into(), descending: false },
+            Sort {
+                field: "@timestamp".into(),
+                descending: true,
+            },
+            Sort {
+                field: "_doc".into(),
+                descending: false,
+            },
         ],
         size: 4,
         ..Search::default()

@@ -2,6 +2,8 @@
 //! the index's answer (total, hit ids and order, `search_after` pages)
 //! must equal the reference evaluator's on the same documents.
 
+#![allow(clippy::unwrap_used)]
+
 use std::ops::Bound;
 
 use proptest::prelude::*;
@@ -72,13 +74,17 @@ fn leaf() -> impl Strategy<Value = Query> {
         }),
         (0..3usize).prop_map(|x| Query::term("context.extra", &format!("x{x}"))),
         (0..WORDS.len()).prop_map(|w| Query::term("message.text", WORDS[w])),
-        (proptest::collection::vec(0..WORDS.len(), 1..3), any::<bool>()).prop_map(|(ws, all)| {
-            Query::Match {
-                field: "message.text".into(),
-                text: ws.iter().map(|w| WORDS[*w]).collect::<Vec<_>>().join(" "),
-                all,
-            }
-        }),
+        (
+            proptest::collection::vec(0..WORDS.len(), 1..3),
+            any::<bool>()
+        )
+            .prop_map(|(ws, all)| {
+                Query::Match {
+                    field: "message.text".into(),
+                    text: ws.iter().map(|w| WORDS[*w]).collect::<Vec<_>>().join(" "),
+                    all,
+                }
+            }),
         proptest::collection::vec(0..WORDS.len(), 1..3).prop_map(|ws| Query::Phrase {
             field: "message.text".into(),
             text: ws.iter().map(|w| WORDS[*w]).collect::<Vec<_>>().join(" "),
@@ -113,9 +119,8 @@ fn leaf() -> impl Strategy<Value = Query> {
         Just(Query::Exists {
             field: "level".into()
         }),
-        proptest::collection::vec(0..30u64, 0..4).prop_map(|ids| Query::Ids(
-            ids.into_iter().map(|i| format!("{i:016x}")).collect()
-        )),
+        proptest::collection::vec(0..30u64, 0..4)
+            .prop_map(|ids| Query::Ids(ids.into_iter().map(|i| format!("{i:016x}")).collect())),
     ]
 }
 

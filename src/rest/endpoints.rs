@@ -89,6 +89,8 @@ pub static ENDPOINTS: &[Endpoint] = &[
     ep!(GET get, "/tokens", "Get an authentication token", 200, None, provider::tokens),
     ep!(GET get, "/events", "Search events and logs (v2: query parameters; v1: an Elasticsearch body)", 200, None, events::list),
     ep!(POST post, "/events", "v1: search events with an Elasticsearch body (405 on v2)", 200, Json, events::post_v2),
+    ep!(GET get, "/events/stream", "Live tail: new events matching the v2 filters, as server-sent events", 200, None, events::stream),
+    ep!(POST post, "/search", "Search the model with an Elasticsearch body (the cloudify_storage view)", 200, Json, events::storage_search),
 ];
 
 fn error_schema() -> Value {

@@ -1,17 +1,25 @@
 //! `/events`: v2 query parameters answered from the event index; the v1 /
-//! 3.2 form (an Elasticsearch query body on a GET) with a raw ES response.
+//! 3.2 form (an Elasticsearch query body) with a raw ES response; `POST
+//! /search` (a raw ES query on `cloudify_storage`); and a live tail of new
+//! events as server-sent events (beyond 3.3).
+
+use std::ops::Bound;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use search::{EventQuery, parse_millis};
+use search::query::RangeValue;
+use search::{Search, Sort, SourceFilter, es};
 use serde_json::{Value, json};
 
 use super::RestState;
 use super::error::RestError;
 use super::list::{ApiVersion, DEFAULT_SIZE};
+use crate::es_api::{self, EVENTS_INDEX, EsErr, EsState, STORAGE_INDEX};
 
 /// Filter keys 3.3 rewrote to `context.<key>`.
 const CONTEXT_KEYS: &[&str] = &[
@@ -23,14 +31,132 @@ const CONTEXT_KEYS: &[&str] = &[
     "workflow_id",
 ];
 
-fn index(s: &RestState) -> Result<&search::EventIndex, RestError> {
-    s.events
-        .as_deref()
+/// How often the live tail looks for new events.
+const TAIL_POLL: Duration = Duration::from_millis(200);
+/// Most events one tail poll sends.
+const TAIL_BATCH: usize = 500;
+
+fn es_state(s: &RestState) -> Result<&EsState, RestError> {
+    s.es.as_ref()
         .ok_or_else(|| RestError::internal("the event index is not open"))
 }
 
 fn bad(message: String) -> RestError {
     RestError::bad_parameters(message)
+}
+
+fn from_es(e: EsErr) -> RestError {
+    if e.status.is_client_error() {
+        RestError::bad_parameters(format!("{}: {}", e.kind, e.reason))
+    } else {
+        RestError::internal(e.reason)
+    }
+}
+
+/// 3.3's `message.text` search: every keyword (reserved characters
+/// dropped) must appear inside some word of the message.
+fn message_words(val: &str) -> Vec<search::Query> {
+    search::eval::tokens(val)
+        .into_iter()
+        .map(|(_, w)| search::Query::Wildcard {
+            field: "message.text".into(),
+            pattern: format!("*{w}*"),
+        })
+        .collect()
+}
+
+/// The v2 query parameters as a search.
+fn v2_search(q: &[(String, String)]) -> Result<Search, RestError> {
+    let mut s = Search {
+        size: DEFAULT_SIZE,
+        ..Search::default()
+    };
+    let mut filters: Vec<(String, Vec<String>)> = Vec::new();
+    let mut clauses = Vec::new();
+    for (k, val) in q {
+        match k.as_str() {
+            "_offset" => {
+                s.from = val
+                    .parse()
+                    .map_err(|_| bad(format!("_offset must be an integer, got {val}")))?
+            }
+            "_size" => {
+                s.size = val
+                    .parse()
+                    .map_err(|_| bad(format!("_size must be an integer, got {val}")))?
+            }
+            "_sort" => {
+                let (field, descending) = match val.strip_prefix('-') {
+                    Some(f) => (f, true),
+                    None => (val.strip_prefix('+').unwrap_or(val), false),
+                };
+                s.sort.push(Sort {
+                    field: es::field_name(field),
+                    descending,
+                });
+            }
+            "_include" => {
+                s.source = SourceFilter::Some {
+                    includes: val.split(',').map(str::to_owned).collect(),
+                    excludes: Vec::new(),
+                }
+            }
+            "_range" => {
+                let parts: Vec<&str> = val.split(',').collect();
+                let [field, from, to] = parts.as_slice() else {
+                    return Err(bad(format!(
+                        "_range must be <field>,<from>,<to>, got {val}"
+                    )));
+                };
+                let bound = |t: &str| -> Result<Bound<RangeValue>, RestError> {
+                    if t.is_empty() {
+                        return Ok(Bound::Unbounded);
+                    }
+                    let value = if *field == "@timestamp" {
+                        es::date(&json!(t), es_api::now_ms())
+                            .map(|ms| RangeValue::Num(ms as f64))
+                            .ok_or_else(|| bad(format!("not a timestamp: {t}")))?
+                    } else {
+                        t.parse()
+                            .map_or_else(|_| RangeValue::Str(t.to_owned()), RangeValue::Num)
+                    };
+                    Ok(Bound::Included(value))
+                };
+                clauses.push(search::Query::Range {
+                    field: es::field_name(field),
+                    lower: bound(from)?,
+                    upper: bound(to)?,
+                });
+            }
+            "message.text" => clauses.extend(message_words(val)),
+            k if k.starts_with('_') => {}
+            k => {
+                let field = if CONTEXT_KEYS.contains(&k) {
+                    format!("context.{k}")
+                } else {
+                    k.to_owned()
+                };
+                match filters.iter_mut().find(|(f, _)| *f == field) {
+                    Some((_, any)) => any.push(val.clone()),
+                    None => filters.push((field, vec![val.clone()])),
+                }
+            }
+        }
+    }
+    clauses.extend(
+        filters
+            .into_iter()
+            .map(|(field, values)| search::Query::Term { field, values }),
+    );
+    s.query = search::Query::and(clauses);
+    if s.size > search::MAX_PAGE {
+        return Err(bad(format!(
+            "_size must be at most {}, got {}",
+            search::MAX_PAGE,
+            s.size
+        )));
+    }
+    Ok(s)
 }
 
 /// v2: `GET /events?execution_id=…&type=…&message.text=…&_range=@timestamp,a,b&_sort=@timestamp&_offset&_size&_include`.
@@ -41,82 +167,21 @@ pub async fn list(
     body: Bytes,
 ) -> Result<Response, RestError> {
     if v == ApiVersion::V1 || (!body.is_empty() && q.is_empty()) {
-        return raw_es(&s, &body);
+        return raw(&s, EVENTS_INDEX, &body);
     }
-    let mut query = EventQuery {
-        size: DEFAULT_SIZE,
-        ..EventQuery::default()
-    };
-    let mut include: Option<Vec<String>> = None;
-    for (k, val) in &q {
-        match k.as_str() {
-            "_offset" => {
-                query.offset = val
-                    .parse()
-                    .map_err(|_| bad(format!("_offset must be an integer, got {val}")))?
-            }
-            "_size" => {
-                query.size = val
-                    .parse()
-                    .map_err(|_| bad(format!("_size must be an integer, got {val}")))?
-            }
-            "_sort" => query.descending = val.starts_with('-'),
-            "_include" => include = Some(val.split(',').map(str::to_owned).collect()),
-            "_range" => {
-                let parts: Vec<&str> = val.split(',').collect();
-                let [field, from, to] = parts.as_slice() else {
-                    return Err(bad(format!(
-                        "_range must be <field>,<from>,<to>, got {val}"
-                    )));
-                };
-                if *field != "@timestamp" {
-                    return Err(bad(format!(
-                        "_range is supported on @timestamp only, got {field}"
-                    )));
-                }
-                let when = |t: &str| -> Result<Option<i64>, RestError> {
-                    if t.is_empty() {
-                        Ok(None)
-                    } else {
-                        parse_millis(t)
-                            .map(Some)
-                            .ok_or_else(|| bad(format!("not a timestamp: {t}")))
-                    }
-                };
-                query.from_ms = when(from)?;
-                query.to_ms = when(to)?;
-            }
-            "message.text" => query.words.push(val.replace('*', " ")),
-            k if k.starts_with('_') => {}
-            k => {
-                let field = if CONTEXT_KEYS.contains(&k) {
-                    format!("context.{k}")
-                } else {
-                    k.to_owned()
-                };
-                match query.terms.iter_mut().find(|(f, _)| *f == field) {
-                    Some((_, any)) => any.push(val.clone()),
-                    None => query.terms.push((field, vec![val.clone()])),
-                }
-            }
-        }
-    }
-    let size = query.size;
-    let offset = query.offset;
-    let (total, docs) = index(&s)?
-        .search(&query)
-        .map_err(|e| RestError::internal(e.to_string()))?;
-    let items: Vec<Value> = docs.into_iter().map(|d| project(d, &include)).collect();
-    Ok(Json(json!({"items": items, "metadata": {"pagination": {"total": total, "size": size, "offset": offset}}})).into_response())
-}
-
-fn project(doc: Value, include: &Option<Vec<String>>) -> Value {
-    match (include, doc) {
-        (Some(fields), Value::Object(m)) => {
-            Value::Object(m.into_iter().filter(|(k, _)| fields.contains(k)).collect())
-        }
-        (_, d) => d,
-    }
+    let search = v2_search(&q)?;
+    let es = es_state(&s)?;
+    let index = es
+        .indices
+        .get(EVENTS_INDEX)
+        .ok_or_else(|| RestError::internal("the event index is not open"))?;
+    let found = index.search(&search).map_err(|e| from_es(EsErr::from(e)))?;
+    let items: Vec<Value> = found
+        .hits
+        .into_iter()
+        .filter_map(|h| search::source::project(&h.source, &search.source))
+        .collect();
+    Ok(Json(json!({"items": items, "metadata": {"pagination": {"total": found.total, "size": search.size, "offset": search.from}}})).into_response())
 }
 
 pub async fn post_v2(
@@ -129,53 +194,98 @@ pub async fn post_v2(
             "POST is not allowed on /api/v2/events; use GET with query parameters",
         ));
     }
-    raw_es(&s, &body)
+    raw(&s, EVENTS_INDEX, &body)
 }
 
-/// The 3.2 client's Elasticsearch body: `from`, `size`, `sort` on
-/// `@timestamp`, and `match` clauses under `bool.must` / `bool.should`.
-fn raw_es(s: &RestState, body: &[u8]) -> Result<Response, RestError> {
-    let req: Value = if body.is_empty() {
-        json!({})
-    } else {
-        serde_json::from_slice(body)
-            .map_err(|e| bad(format!("the request body is not JSON: {e}")))?
+/// `POST /search`: a raw Elasticsearch query on `cloudify_storage`.
+pub async fn storage_search(
+    State(s): State<RestState>,
+    body: Bytes,
+) -> Result<Response, RestError> {
+    raw(&s, STORAGE_INDEX, &body)
+}
+
+/// A raw ES body on one index, answered with a raw ES response.
+fn raw(s: &RestState, index: &str, body: &[u8]) -> Result<Response, RestError> {
+    let r = es_api::search::run(es_state(s)?, index, None, body, &Vec::new()).map_err(from_es)?;
+    Ok((StatusCode::OK, r).into_response())
+}
+
+/// `GET /events/stream?<v2 filters>`: new matching events as server-sent
+/// events, each with its sequence number as the event id. `Last-Event-ID`
+/// (or `_after=<seq>`) resumes after an event; `_from_start=true` replays
+/// everything first.
+pub async fn stream(
+    State(s): State<RestState>,
+    headers: HeaderMap,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Result<Response, RestError> {
+    let mut search = v2_search(&q)?;
+    let es = es_state(&s)?;
+    let index = es
+        .indices
+        .get(EVENTS_INDEX)
+        .ok_or_else(|| RestError::internal("the event index is not open"))?;
+    let param = |k: &str| q.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+    let resume = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .or(param("_after"))
+        .map(|v| {
+            v.parse::<u64>().map_err(|_| {
+                bad(format!(
+                    "the event id to resume after must be a number, got {v}"
+                ))
+            })
+        })
+        .transpose()?;
+    let start = match resume {
+        Some(seq) => Some(seq),
+        None if param("_from_start") == Some("true") => None,
+        None => index
+            .last_seq()
+            .map_err(|e| RestError::internal(e.to_string()))?,
     };
-    let mut query = EventQuery {
-        offset: req.get("from").and_then(Value::as_u64).unwrap_or(0) as usize,
-        size: req.get("size").and_then(Value::as_u64).unwrap_or(10) as usize,
-        ..EventQuery::default()
-    };
-    query.descending = req["sort"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .any(|s| s["@timestamp"]["order"] == "desc");
-    let b = &req["query"]["bool"];
-    for (clauses, must) in [(&b["must"], true), (&b["should"], false)] {
-        for c in clauses.as_array().into_iter().flatten() {
-            for (field, value) in c["match"].as_object().into_iter().flatten() {
-                let value = value.get("query").unwrap_or(value);
-                let Some(v) = value
-                    .as_str()
-                    .map(str::to_owned)
-                    .or_else(|| value.as_number().map(|n| n.to_string()))
-                else {
-                    continue;
-                };
-                match query.terms.iter_mut().find(|(f, _)| f == field) {
-                    Some((_, any)) if !must => any.push(v),
-                    _ => query.terms.push((field.clone(), vec![v])),
+    search.sort = vec![Sort {
+        field: "_doc".into(),
+        descending: false,
+    }];
+    search.from = 0;
+    search.size = TAIL_BATCH;
+    let events = futures_util::stream::unfold(
+        (index, search, start, std::collections::VecDeque::new()),
+        |(index, mut search, mut last, mut ready)| async move {
+            loop {
+                if let Some(ev) = ready.pop_front() {
+                    return Some((
+                        Ok::<Event, std::convert::Infallible>(ev),
+                        (index, search, last, ready),
+                    ));
+                }
+                search.search_after = last.map(|l| vec![json!(l)]);
+                match index.search(&search) {
+                    Ok(found) if !found.hits.is_empty() => {
+                        for h in found.hits {
+                            last = Some(h.seq);
+                            let data = search::source::project(&h.source, &search.source)
+                                .unwrap_or(Value::Null);
+                            ready.push_back(
+                                Event::default()
+                                    .id(h.seq.to_string())
+                                    .data(data.to_string()),
+                            );
+                        }
+                    }
+                    Ok(_) => tokio::time::sleep(TAIL_POLL).await,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "live tail search failed; closing the stream");
+                        return None;
+                    }
                 }
             }
-        }
-    }
-    let (total, docs) = index(s)?
-        .search(&query)
-        .map_err(|e| RestError::internal(e.to_string()))?;
-    let hits: Vec<Value> = docs
-        .into_iter()
-        .map(|d| json!({"_index": "cloudify_events", "_type": d["type"], "_id": d["_id"], "_score": null, "_source": d}))
-        .collect();
-    Ok((StatusCode::OK, Json(json!({"took": 0, "timed_out": false, "_shards": {"total": 1, "successful": 1, "failed": 0}, "hits": {"total": total, "max_score": null, "hits": hits}}))).into_response())
+        },
+    );
+    Ok(Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response())
 }

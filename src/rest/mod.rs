@@ -55,8 +55,9 @@ pub fn check_id(kind: &str, id: &str) -> Result<(), RestError> {
 pub struct RestState {
     pub services: Arc<Vec<Service>>,
     pub model: Arc<Model>,
-    /// The event index (`/events`); `None` only in tests of other parts.
-    pub events: Option<Arc<search::EventIndex>>,
+    /// The event indices and storage view (`/events`, `/search`); `None`
+    /// only in tests of other parts.
+    pub es: Option<crate::es_api::EsState>,
     /// Largest request body accepted (413 above it).
     pub max_upload: usize,
     /// True on the internal port (8101), which agents use without auth.
