@@ -76,6 +76,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
 
     let services = Arc::new(services(&bound, bus.as_ref()));
     let (stop_tx, stop_rx) = watch::channel(false);
+    let (pipeline_health, pipeline_health_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
     for (listener, (socket, _)) in bound {
         let stop = stop_rx.clone();
@@ -92,7 +93,11 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
                 tasks.spawn(serve_http(socket, app, stop, "rest"));
             }
             Listener::Logstash => {
-                tasks.spawn(crate::logstash::serve(socket, stop));
+                tasks.spawn(crate::logstash::serve(
+                    socket,
+                    pipeline_health_rx.clone(),
+                    stop,
+                ));
             }
             Listener::Elasticsearch => {
                 let app = crate::es_api::router(es.clone());
@@ -126,7 +131,21 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         bus.clone(),
         events.clone(),
         stop_rx.clone(),
+        pipeline_health,
     ));
+    tasks.spawn(crate::retention::run(
+        indices.clone(),
+        config.events.clone(),
+        stop_rx.clone(),
+    ));
+    // Ready means events flow: wait (briefly) for the pipeline to consume.
+    let mut flowing = pipeline_health_rx.clone();
+    if tokio::time::timeout(Duration::from_secs(5), flowing.wait_for(|up| *up))
+        .await
+        .is_err()
+    {
+        tracing::warn!("the event pipeline is not consuming yet; starting anyway");
+    }
     data.write_ports(&ports)
         .with_context(|| format!("cannot write ports.json in {}", data.path().display()))?;
     tracing::info!(

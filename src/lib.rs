@@ -18,4 +18,5 @@ pub mod logstash;
 pub mod model;
 pub mod pipeline;
 pub mod rest;
+pub mod retention;
 pub mod validate;

@@ -33,42 +33,82 @@ fn document(m: &BusMessage) -> Option<Value> {
     Some(doc)
 }
 
-/// Runs until `stop` is set; returns when both queues are drained of
-/// what was delivered.
+/// How long to wait before consuming again after the queues went away.
+const RETRY: Duration = Duration::from_secs(1);
+
+/// Runs until `stop` is set, reporting on `health` whether events flow
+/// into the index (the 9999 liveness port follows it).
 pub async fn run(
     bus: Arc<dyn MessageBus>,
     index: Arc<EventIndex>,
     mut stop: watch::Receiver<bool>,
+    health: watch::Sender<bool>,
 ) {
-    let (events, logs) = match (
-        bus.consume("cloudify-events", PREFETCH).await,
-        bus.consume("cloudify-logs", PREFETCH).await,
-    ) {
-        (Ok(e), Ok(l)) => (e, l),
-        (Err(e), _) | (_, Err(e)) => {
-            tracing::error!(error = %e, "event pipeline cannot consume; events will not be indexed");
-            return;
+    loop {
+        let consumers = (
+            bus.consume("cloudify-events", PREFETCH).await,
+            bus.consume("cloudify-logs", PREFETCH).await,
+        );
+        match consumers {
+            (Ok(events), Ok(logs)) => {
+                health.send_replace(true);
+                let stopped = consume(&*bus, &index, events, logs, &mut stop, &health).await;
+                health.send_replace(false);
+                if stopped {
+                    return;
+                }
+                tracing::error!("the event queues went away; consuming again");
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                health.send_replace(false);
+                tracing::error!(error = %e, "event pipeline cannot consume; retrying");
+            }
         }
-    };
-    let (mut events, mut logs) = (events, logs);
+        tokio::select! {
+            _ = tokio::time::sleep(RETRY) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+}
+
+/// Batches deliveries into the index; true when stopped, false when both
+/// queues closed.
+async fn consume(
+    bus: &dyn MessageBus,
+    index: &EventIndex,
+    mut events: tokio::sync::mpsc::UnboundedReceiver<BusMessage>,
+    mut logs: tokio::sync::mpsc::UnboundedReceiver<BusMessage>,
+    stop: &mut watch::Receiver<bool>,
+    health: &watch::Sender<bool>,
+) -> bool {
     let mut batch: Vec<BusMessage> = Vec::new();
+    let (mut events_open, mut logs_open) = (true, true);
     loop {
         let deadline = tokio::time::sleep(BATCH_WAIT);
         tokio::pin!(deadline);
         let mut stopping = false;
-        while batch.len() < BATCH_DOCS {
+        while batch.len() < BATCH_DOCS && (events_open || logs_open) {
             tokio::select! {
-                Some(m) = events.recv() => batch.push(m),
-                Some(m) = logs.recv() => batch.push(m),
+                m = events.recv(), if events_open => match m {
+                    Some(m) => batch.push(m),
+                    None => events_open = false,
+                },
+                m = logs.recv(), if logs_open => match m {
+                    Some(m) => batch.push(m),
+                    None => logs_open = false,
+                },
                 _ = &mut deadline => break,
                 _ = stop.wait_for(|s| *s) => { stopping = true; break; }
             }
         }
         if !batch.is_empty() {
-            flush(&*bus, &index, &mut batch).await;
+            health.send_replace(flush(bus, index, &mut batch).await);
         }
         if stopping {
-            return;
+            return true;
+        }
+        if !events_open && !logs_open {
+            return false;
         }
     }
 }
@@ -83,7 +123,9 @@ fn body_key(body: &[u8]) -> String {
     format!("{fnv:016x}-{:08x}-{}", crc32fast::hash(body), body.len())
 }
 
-async fn flush(bus: &dyn MessageBus, index: &EventIndex, batch: &mut Vec<BusMessage>) {
+/// Indexes and commits a batch, then acknowledges it; false when the
+/// index refused it (left unacknowledged for redelivery).
+async fn flush(bus: &dyn MessageBus, index: &EventIndex, batch: &mut Vec<BusMessage>) -> bool {
     let mut docs = Vec::with_capacity(batch.len());
     let mut skipped = 0;
     for m in batch.iter() {
@@ -106,11 +148,12 @@ async fn flush(bus: &dyn MessageBus, index: &EventIndex, batch: &mut Vec<BusMess
         // Not acknowledged: the broker redelivers them after a restart.
         tracing::error!(error = %e, "cannot index events; leaving them unacknowledged");
         batch.clear();
-        return;
+        return false;
     }
     for m in batch.drain(..) {
         if let Err(e) = bus.ack(m.delivery_tag).await {
             tracing::warn!(error = %e, "cannot acknowledge an indexed event");
         }
     }
+    true
 }

@@ -123,10 +123,11 @@ fn terms(doc: &Doc, field: &str) -> Vec<String> {
 }
 
 fn time_of(doc: &Doc) -> Option<i64> {
-    doc.source
-        .get(crate::query::TIME_FIELD)
-        .and_then(Value::as_str)
-        .and_then(parse_millis)
+    match doc.source.get(crate::query::TIME_FIELD)? {
+        Value::String(s) => parse_millis(s),
+        Value::Number(n) => n.as_i64(),
+        _ => None,
+    }
 }
 
 fn in_range(v: &RangeValue, lower: &Bound<RangeValue>, upper: &Bound<RangeValue>) -> bool {

@@ -26,6 +26,7 @@ use tantivy::{
     Searcher, SegmentReader, TantivyDocument, Term,
 };
 
+use crate::aggs;
 use crate::eval::{self, Doc, keyword, values_at};
 use crate::query::{FieldKind, KEYWORDS, Query, Search, Sort, TIME_FIELD, field_kind};
 use crate::sort::{Rank, SortValue, cursor, effective};
@@ -228,7 +229,7 @@ impl EventIndex {
     pub fn append_keyed(&self, docs: Vec<(Option<String>, Value)>, now_ms: i64) -> Result<()> {
         let writer = self.writer.lock();
         for (key, doc) in docs {
-            self.add(&writer, None, key, doc, now_ms, 1)?;
+            self.add(&writer, None, key, doc, Some(now_ms), 1)?;
         }
         Ok(())
     }
@@ -256,19 +257,33 @@ impl EventIndex {
         id: Option<String>,
         key: Option<String>,
         mut doc: Value,
-        now_ms: i64,
+        now_ms: Option<i64>,
         version: u64,
     ) -> Result<String> {
         let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
-        let ts = EventIndex::time_of(&doc, now_ms).unwrap_or(now_ms);
-        if let Value::Object(m) = &mut doc {
-            m.insert(TIME_FIELD.into(), Value::String(format_millis(ts)));
-        }
+        // Events get Logstash's `@timestamp`; other documents keep their
+        // source as given and are timed only by their own `@timestamp`.
+        let ts = match now_ms {
+            Some(now) => {
+                let ts = EventIndex::time_of(&doc, now).unwrap_or(now);
+                if let Value::Object(m) = &mut doc {
+                    m.insert(TIME_FIELD.into(), Value::String(format_millis(ts)));
+                }
+                Some(ts)
+            }
+            None => match doc.get(TIME_FIELD) {
+                Some(Value::String(s)) => parse_millis(s),
+                Some(Value::Number(n)) => n.as_i64(),
+                _ => None,
+            },
+        };
         let id = id.unwrap_or_else(|| format!("{seq:016x}"));
         let mut t = TantivyDocument::default();
         t.add_u64(self.fields.seq, seq);
         t.add_u64(self.fields.version, version);
-        t.add_date(self.fields.ts, DateTime::from_timestamp_millis(ts));
+        if let Some(ts) = ts {
+            t.add_date(self.fields.ts, DateTime::from_timestamp_millis(ts));
+        }
         for v in values_at(&doc, "message.text") {
             if let Some(text) = v.as_str() {
                 t.add_text(self.fields.text, text);
@@ -294,7 +309,7 @@ impl EventIndex {
     /// Indexes a document under `id` (generated when `None`), replacing any
     /// committed document with that id. Returns the id and the document's
     /// new version (1 when it replaced none).
-    pub fn put(&self, id: Option<String>, doc: Value, now: i64) -> Result<(String, u64)> {
+    pub fn put(&self, id: Option<String>, doc: Value) -> Result<(String, u64)> {
         let old = match &id {
             Some(i) => self.get(i)?.map_or(0, |h| h.version),
             None => 0,
@@ -303,7 +318,7 @@ impl EventIndex {
         if let (Some(i), Some(f)) = (&id, self.fields.keyword("_id")) {
             writer.delete_term(Term::from_field_text(f, i));
         }
-        let id = self.add(&writer, id, None, doc, now, old + 1)?;
+        let id = self.add(&writer, id, None, doc, None, old + 1)?;
         Ok((id, old + 1))
     }
 
@@ -466,21 +481,21 @@ impl EventIndex {
         }
         let aggs = match &s.aggs {
             None => None,
-            Some(req) => Some(match seqs {
-                None => self.aggregate(
-                    &searcher,
-                    &*translate::exact(&s.query, &self.fields)
+            Some(req) => {
+                let matched: Box<dyn TQuery> = match seqs {
+                    None => translate::exact(&s.query, &self.fields)
                         .unwrap_or_else(|| Box::new(AllQuery)),
-                    req,
-                )?,
-                Some(seqs) => {
-                    let q = TermSetQuery::new(
+                    Some(seqs) => Box::new(TermSetQuery::new(
                         seqs.into_iter()
                             .map(|s| Term::from_field_u64(self.fields.seq, s)),
-                    );
-                    self.aggregate(&searcher, &q, req)?
-                }
-            }),
+                    )),
+                };
+                Some(if aggs::all_fast(req) {
+                    self.aggregate(&searcher, &*matched, req)?
+                } else {
+                    self.aggregate_stored(&searcher, &*matched, req)?
+                })
+            }
         };
         Ok(Found { total, hits, aggs })
     }
@@ -554,6 +569,23 @@ impl EventIndex {
         }
         matched.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap_or(std::cmp::Ordering::Equal));
         Ok(matched)
+    }
+
+    /// Aggregations over stored documents (fields without fast columns).
+    fn aggregate_stored(&self, searcher: &Searcher, q: &dyn TQuery, req: &Value) -> Result<Value> {
+        let n = searcher.search(q, &Count)?;
+        if n > MAX_SCAN {
+            return Err(Error::Query(format!(
+                "aggregating {n} documents on paths the index does not hold (more than {MAX_SCAN}); narrow the query or aggregate on an indexed field ({})",
+                KEYWORDS.join(", ")
+            )));
+        }
+        let docs = searcher
+            .search(q, &DocSetCollector)?
+            .into_iter()
+            .map(|a| self.load(searcher, a).map(|(d, _)| d))
+            .collect::<Result<Vec<Doc>>>()?;
+        aggs::compute(req, &docs.iter().collect::<Vec<_>>())
     }
 
     fn aggregate(&self, searcher: &Searcher, q: &dyn TQuery, req: &Value) -> Result<Value> {

@@ -2,6 +2,7 @@
 //! the Elasticsearch DSL parses into, its translation to tantivy and a
 //! reference evaluator that answers what the index does not hold.
 
+pub mod aggs;
 pub mod bulk;
 pub mod es;
 mod es_string;

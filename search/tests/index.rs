@@ -49,15 +49,15 @@ fn committed_events_survive_reopen_and_order_continues() {
 fn put_get_replace_and_delete_by_id_and_query() {
     let idx = EventIndex::temporary().unwrap();
     let (id, version) = idx
-        .put(Some("a".into()), json!({"level": "info", "n": 1}), 0)
+        .put(Some("a".into()), json!({"level": "info", "n": 1}))
         .unwrap();
     assert_eq!((id.as_str(), version), ("a", 1));
     idx.commit().unwrap();
     let (_, version) = idx
-        .put(Some("a".into()), json!({"level": "warn", "n": 2}), 0)
+        .put(Some("a".into()), json!({"level": "warn", "n": 2}))
         .unwrap();
     assert_eq!(version, 2);
-    idx.put(None, json!({"level": "warn", "n": 3}), 0).unwrap();
+    idx.put(None, json!({"level": "warn", "n": 3})).unwrap();
     idx.commit().unwrap();
     assert_eq!(idx.len(), 2);
     let a = idx.get("a").unwrap().unwrap();
@@ -109,6 +109,32 @@ fn aggregations_over_exact_and_evaluated_queries() {
     assert_eq!(buckets.len(), 3);
     assert!(buckets.iter().all(|b| b["doc_count"] == 4), "{aggs}");
     assert_eq!(aggs["per_minute"]["buckets"].as_array().unwrap().len(), 6);
+    // The evaluator's aggregations agree with tantivy's on indexed fields.
+    let all = search(&idx, json!({"size": 100}));
+    let docs: Vec<search::eval::Doc> = all
+        .hits
+        .iter()
+        .map(|h| search::eval::Doc {
+            id: h.id.clone(),
+            seq: h.seq,
+            source: h.source.clone(),
+        })
+        .collect();
+    let req = es::aggs(&json!({"levels": {"terms": {"field": "level"}}, "per_minute": {"date_histogram": {"field": "@timestamp", "interval": "1m"}}})).unwrap();
+    let mine = search::aggs::compute(&req, &docs.iter().collect::<Vec<_>>()).unwrap();
+    let counts = |v: &Value, agg: &str| -> Vec<(String, u64)> {
+        v[agg]["buckets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| (b["key"].to_string(), b["doc_count"].as_u64().unwrap()))
+            .collect()
+    };
+    assert_eq!(counts(&mine, "levels"), counts(&aggs, "levels"));
+    assert_eq!(
+        counts(&mine, "per_minute").len(),
+        counts(&aggs, "per_minute").len()
+    );
     let mut filtered = body;
     filtered["query"] = json!({"term": {"extra": 0}});
     let found = search(&idx, filtered);

@@ -206,6 +206,20 @@ proptest! {
         let want: Vec<&str> = expected.iter().map(|(_, d)| d.id.as_str()).collect();
         prop_assert_eq!(found.total, total, "total for {:?}", s);
         prop_assert_eq!(got, want, "hits for {:?}", s);
+        // Aggregations: tantivy's collector against the evaluator's.
+        let req = json!({"levels": {"terms": {"field": "level", "size": 10}}});
+        let agg = idx.search(&Search { aggs: Some(req.clone()), size: 0, from: 0, search_after: None, ..s.clone() }).unwrap();
+        let everything = Search { from: 0, size: 1000, search_after: None, ..s.clone() };
+        let (_, all) = eval::search(&docs, &everything);
+        let matched: Vec<&Doc> = all.iter().map(|(_, d)| *d).collect();
+        let mine = search::aggs::compute(&req, &matched).unwrap();
+        let buckets = |v: &Value| -> Vec<(String, u64)> {
+            let mut b: Vec<(String, u64)> = v["levels"]["buckets"].as_array().unwrap().iter()
+                .map(|b| (b["key"].to_string(), b["doc_count"].as_u64().unwrap())).collect();
+            b.sort();
+            b
+        };
+        prop_assert_eq!(buckets(&agg.aggs.unwrap()), buckets(&mine));
         for (h, (r, _)) in found.hits.iter().zip(&expected) {
             let keys: Vec<Value> = r.keys.iter().map(|k| k.to_json()).collect();
             prop_assert_eq!(&h.sort, &keys);

@@ -25,6 +25,18 @@ pub struct Config {
     pub ports: Ports,
     pub broker: BrokerConfig,
     pub rest: RestConfig,
+    pub events: EventsConfig,
+}
+
+/// The event indices. Both limits are off by default: events are kept.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventsConfig {
+    /// Delete documents older than this many days; 0 keeps them forever.
+    pub retention_days: u64,
+    /// Delete the oldest documents of an index above this size on disk;
+    /// 0 for no limit.
+    pub max_size_mb: u64,
 }
 
 /// The REST service.
@@ -50,6 +62,7 @@ impl Default for Config {
             ports: Ports::default(),
             broker: BrokerConfig::default(),
             rest: RestConfig::default(),
+            events: EventsConfig::default(),
         }
     }
 }

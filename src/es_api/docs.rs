@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 
 use super::search::{Params, body_json};
 use super::targets::{STORAGE_INDEX, concrete, writable};
-use super::{EsErr, EsState, now_ms, storage};
+use super::{EsErr, EsState, storage};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
@@ -82,7 +82,7 @@ pub fn write(idx: &EventIndex, id: Option<String>, doc: Value, op: Op) -> Result
     {
         return Err(conflict(i));
     }
-    let (id, version) = idx.put(id, doc, now_ms())?;
+    let (id, version) = idx.put(id, doc)?;
     Ok(Written {
         id,
         version,

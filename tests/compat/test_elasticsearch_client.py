@@ -49,3 +49,41 @@ def test_errors_are_elasticsearch_errors(es):
     with pytest.raises(RequestError) as err:
         es.search(index="cloudify_events", body={"query": {"fuzzy": {"a": "b"}}})
     assert err.value.error == "parsing_exception"
+
+
+def test_documents_get_index_delete(es):
+    es.indices.create(index="py-notes")
+    assert es.indices.exists(index="py-notes")
+    r = es.index(index="py-notes", id="n1", body={"title": "first", "n": 1}, refresh=True)
+    assert r["result"] == "created"
+    r = es.index(index="py-notes", id="n1", body={"title": "second", "n": 2}, refresh=True)
+    assert (r["result"], r["_version"]) == ("updated", 2)
+    doc = es.get(index="py-notes", id="n1")
+    assert doc["found"] and doc["_source"] == {"title": "second", "n": 2}
+    es.update(index="py-notes", id="n1", body={"doc": {"n": 3}}, refresh=True)
+    assert es.get(index="py-notes", id="n1")["_source"]["n"] == 3
+    assert es.delete(index="py-notes", id="n1", refresh=True)["result"] == "deleted"
+    with pytest.raises(NotFoundError):
+        es.get(index="py-notes", id="n1")
+    with pytest.raises(NotFoundError):
+        es.delete(index="py-notes", id="n1")
+    es.indices.delete(index="py-notes")
+    assert not es.indices.exists(index="py-notes")
+
+
+def test_scan_delete_by_query_and_aggregations(es):
+    actions = [{"_index": "py-audit", "_source": {"who": "u%d" % (i % 4), "i": i}} for i in range(250)]
+    assert helpers.bulk(es, actions, refresh=True) == (250, [])
+    seen = sorted(h["_source"]["i"] for h in helpers.scan(es, index="py-audit", size=40, query={"query": {"match_all": {}}}))
+    assert seen == list(range(250))
+    res = es.search(index="py-audit", body={"size": 0, "aggs": {"who": {"terms": {"field": "who"}}}})
+    assert sorted((b["key"], b["doc_count"]) for b in res["aggregations"]["who"]["buckets"]) == [
+        ("u0", 63), ("u1", 63), ("u2", 62), ("u3", 62)]
+    r = es.delete_by_query(index="py-audit", body={"query": {"term": {"who": "u0"}}})
+    assert r["deleted"] == 63
+    assert es.count(index="py-audit")["count"] == 187
+    page = es.search(index="py-audit", body={"size": 5, "sort": [{"i": "asc"}], "query": {"range": {"i": {"gte": 100}}}})
+    assert [h["_source"]["i"] for h in page["hits"]["hits"]] == [101, 102, 103, 105, 106]
+    after = es.search(index="py-audit", body={"size": 2, "sort": [{"i": "asc"}], "query": {"range": {"i": {"gte": 100}}},
+                                              "search_after": page["hits"]["hits"][-1]["sort"]})
+    assert [h["_source"]["i"] for h in after["hits"]["hits"]] == [107, 109]
