@@ -6,31 +6,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use search::EventIndex;
-use serde_json::Value;
 use tokio::sync::watch;
 
 use crate::bus::{BusMessage, MessageBus};
 
 /// A batch is committed when it reaches this size or this age.
-const BATCH_DOCS: usize = 2_000;
+const BATCH_DOCS: usize = 10_000;
 const BATCH_WAIT: Duration = Duration::from_millis(200);
 /// Unacknowledged messages the pipeline holds per queue.
-const PREFETCH: u16 = 4_000;
+const PREFETCH: u16 = 10_000;
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
-}
-
-/// A message body as an event document; Logstash's additions included.
-fn document(m: &BusMessage) -> Option<Value> {
-    let mut doc: Value = serde_json::from_slice(&m.body).ok()?;
-    let obj = doc.as_object_mut()?;
-    obj.entry("@version")
-        .or_insert_with(|| Value::String("1".into()));
-    Some(doc)
 }
 
 /// How long to wait before consuming again after the queues went away.
@@ -126,29 +116,26 @@ fn body_key(body: &[u8]) -> String {
 /// Indexes and commits a batch, then acknowledges it; false when the
 /// index refused it (left unacknowledged for redelivery).
 async fn flush(bus: &dyn MessageBus, index: &EventIndex, batch: &mut Vec<BusMessage>) -> bool {
-    let mut docs = Vec::with_capacity(batch.len());
-    let mut skipped = 0;
+    let mut events = Vec::with_capacity(batch.len());
     for m in batch.iter() {
         let key = body_key(&m.body);
         if m.redelivered && index.contains_key(&key).unwrap_or(false) {
             continue;
         }
-        match document(m) {
-            Some(d) => docs.push((Some(key), d)),
-            None => skipped += 1,
-        }
-    }
-    if skipped > 0 {
-        tracing::warn!(skipped, "messages that are not JSON objects were dropped");
+        events.push((Some(key), &m.body[..]));
     }
     let indexed = index
-        .append_keyed(docs, now_ms())
-        .and_then(|_| index.commit());
-    if let Err(e) = indexed {
-        // Not acknowledged: the broker redelivers them after a restart.
-        tracing::error!(error = %e, "cannot index events; leaving them unacknowledged");
-        batch.clear();
-        return false;
+        .append_events(events, now_ms())
+        .and_then(|skipped| index.commit().map(|()| skipped));
+    match indexed {
+        Ok(0) => {}
+        Ok(skipped) => tracing::warn!(skipped, "messages that are not JSON objects were dropped"),
+        Err(e) => {
+            // Not acknowledged: the broker redelivers them after a restart.
+            tracing::error!(error = %e, "cannot index events; leaving them unacknowledged");
+            batch.clear();
+            return false;
+        }
     }
     for m in batch.drain(..) {
         if let Err(e) = bus.ack(m.delivery_tag).await {

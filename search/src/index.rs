@@ -164,6 +164,26 @@ impl Accessor {
     }
 }
 
+/// `extra` (members ending in a comma) inserted at the start of the JSON
+/// object `text`.
+fn splice(text: &str, extra: &str) -> String {
+    if extra.is_empty() {
+        return text.to_owned();
+    }
+    let open = text.find('{').map_or(0, |i| i + 1);
+    let rest = &text[open..];
+    let extra = if rest.trim_start().starts_with('}') {
+        extra.trim_end_matches(',')
+    } else {
+        extra
+    };
+    let mut out = String::with_capacity(text.len() + extra.len());
+    out.push_str(&text[..open]);
+    out.push_str(extra);
+    out.push_str(rest);
+    out
+}
+
 /// Whether the index can sort on `field` from fast fields.
 fn fast_sortable(field: &str) -> bool {
     matches!(field, "_score" | "_doc")
@@ -260,7 +280,6 @@ impl EventIndex {
         now_ms: Option<i64>,
         version: u64,
     ) -> Result<String> {
-        let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
         // Events get Logstash's `@timestamp`; other documents keep their
         // source as given and are timed only by their own `@timestamp`.
         let ts = match now_ms {
@@ -277,6 +296,22 @@ impl EventIndex {
                 _ => None,
             },
         };
+        let source = doc.to_string();
+        self.add_built(writer, id, key, &doc, source, ts, version)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn add_built(
+        &self,
+        writer: &IndexWriter,
+        id: Option<String>,
+        key: Option<String>,
+        doc: &Value,
+        source: String,
+        ts: Option<i64>,
+        version: u64,
+    ) -> Result<String> {
+        let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
         let id = id.unwrap_or_else(|| format!("{seq:016x}"));
         let mut t = TantivyDocument::default();
         t.add_u64(self.fields.seq, seq);
@@ -284,7 +319,7 @@ impl EventIndex {
         if let Some(ts) = ts {
             t.add_date(self.fields.ts, DateTime::from_timestamp_millis(ts));
         }
-        for v in values_at(&doc, "message.text") {
+        for v in values_at(doc, "message.text") {
             if let Some(text) = v.as_str() {
                 t.add_text(self.fields.text, text);
             }
@@ -294,16 +329,78 @@ impl EventIndex {
                 t.add_text(*f, &id);
                 continue;
             }
-            for v in values_at(&doc, p).into_iter().filter_map(keyword) {
-                t.add_text(*f, v);
+            for v in values_at(doc, p) {
+                match v {
+                    Value::String(s) => t.add_text(*f, s),
+                    other => {
+                        if let Some(k) = keyword(other) {
+                            t.add_text(*f, k);
+                        }
+                    }
+                }
             }
         }
         if let Some(k) = key {
             t.add_text(self.fields.key, k);
         }
-        t.add_text(self.fields.source, doc.to_string());
+        t.add_text(self.fields.source, source);
         writer.add_document(t)?;
         Ok(id)
+    }
+
+    /// Adds events as message bodies (JSON objects), each with an optional
+    /// key: Logstash's `@timestamp` and `@version` are spliced into the
+    /// original text, which is stored as is. Returns how many bodies were
+    /// not JSON objects (skipped).
+    pub fn append_events(
+        &self,
+        events: Vec<(Option<String>, &[u8])>,
+        now_ms: i64,
+    ) -> Result<usize> {
+        let writer = self.writer.lock();
+        let mut skipped = 0;
+        for (key, body) in events {
+            let (Ok(text), Ok(doc)) = (
+                std::str::from_utf8(body),
+                serde_json::from_slice::<Value>(body),
+            ) else {
+                skipped += 1;
+                continue;
+            };
+            let Value::Object(m) = &doc else {
+                skipped += 1;
+                continue;
+            };
+            let has_version = m.contains_key("@version");
+            match (m.get(TIME_FIELD), EventIndex::time_of(&doc, now_ms)) {
+                // A usable `@timestamp`, or none: splice what is missing.
+                (given, Some(ts)) if given.is_none() || matches!(given, Some(Value::String(_))) => {
+                    let mut extra = String::new();
+                    if given.is_none() {
+                        extra.push_str(&format!("\"{TIME_FIELD}\":\"{}\",", format_millis(ts)));
+                    }
+                    if !has_version {
+                        extra.push_str("\"@version\":\"1\",");
+                    }
+                    let source = splice(text, &extra);
+                    let mut doc = doc;
+                    if let Value::Object(m) = &mut doc {
+                        m.entry(TIME_FIELD)
+                            .or_insert_with(|| Value::String(format_millis(ts)));
+                    }
+                    self.add_built(&writer, None, key, &doc, source, Some(ts), 1)?;
+                }
+                _ => {
+                    let mut doc = doc;
+                    if let Value::Object(m) = &mut doc {
+                        m.entry("@version")
+                            .or_insert_with(|| Value::String("1".into()));
+                    }
+                    self.add(&writer, None, key, doc, Some(now_ms), 1)?;
+                }
+            }
+        }
+        Ok(skipped)
     }
 
     /// Indexes a document under `id` (generated when `None`), replacing any

@@ -235,3 +235,38 @@ fn named_indices_create_reopen_and_delete() {
     assert!(all.delete("logs-b").unwrap());
     assert!(!dir.path().join("logs-b").exists());
 }
+
+#[test]
+fn events_keep_their_text_with_logstash_fields_spliced_in() {
+    let idx = EventIndex::temporary().unwrap();
+    let bodies: Vec<&[u8]> = vec![
+        br#"{"type":"cloudify_event","timestamp":"2015-12-07 14:03:15.004+0000","message":{"text":"a"}}"#,
+        br#"{}"#,
+        br#"{"@timestamp":"2016-01-01T00:00:00Z","@version":"2","level":"info"}"#,
+        br#"{"@timestamp":"soon"}"#,
+        br#"[1,2]"#,
+        b"not json",
+    ];
+    let skipped = idx
+        .append_events(bodies.into_iter().map(|b| (None, b)).collect(), 1_000)
+        .unwrap();
+    idx.commit().unwrap();
+    assert_eq!(skipped, 2);
+    let found = search(&idx, json!({"sort": "_doc"}));
+    let sources: Vec<&Value> = found.hits.iter().map(|h| &h.source).collect();
+    assert_eq!(sources[0]["@timestamp"], "2015-12-07T14:03:15.004Z");
+    assert_eq!(sources[0]["@version"], "1");
+    assert_eq!(sources[1]["@timestamp"], format_millis(1_000));
+    assert_eq!(sources[2]["@version"], "2");
+    assert_eq!(sources[2]["@timestamp"], "2016-01-01T00:00:00Z");
+    assert_eq!(
+        sources[3]["@timestamp"],
+        format_millis(1_000),
+        "a bad @timestamp is replaced"
+    );
+    let in_2016 = search(
+        &idx,
+        json!({"query": {"range": {"@timestamp": {"gte": "2016-01-01", "lt": "2016-01-02"}}}}),
+    );
+    assert_eq!(in_2016.total, 1);
+}
