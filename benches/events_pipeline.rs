@@ -18,6 +18,16 @@ use serde_json::{Value, json};
 
 const PROBES: usize = 200;
 
+/// Kills cfyd however the bench ends.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn event(exec: &str, i: usize) -> Vec<u8> {
     json!({"type": "cloudify_event", "event_type": "task_succeeded",
            "message": {"text": format!("Task succeeded 'nova_plugin.server.create' on vm_{:05x}", i % 4096), "arguments": null},
@@ -60,19 +70,21 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(300_000);
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cfyd"))
-        .args([
-            "serve",
-            "--ephemeral-ports",
-            "--log-filter",
-            "warn",
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn cfyd");
+    let _server = Server(
+        Command::new(env!("CARGO_BIN_EXE_cfyd"))
+            .args([
+                "serve",
+                "--ephemeral-ports",
+                "--log-filter",
+                "warn",
+                "--data-dir",
+            ])
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn cfyd"),
+    );
     let ports_file = dir.path().join("ports.json");
     let start = Instant::now();
     while !ports_file.exists() {
@@ -110,7 +122,19 @@ async fn main() {
         .expect("publish");
     }
     let published = t0.elapsed().as_secs_f64();
-    while count(&http, &es, "bulk").await < n as u64 {
+    let mut last_report = Instant::now();
+    loop {
+        let c = count(&http, &es, "bulk").await;
+        if c >= n as u64 {
+            break;
+        }
+        if last_report.elapsed() > Duration::from_secs(5) {
+            eprintln!(
+                "{c} of {n} searchable after {:.0} s",
+                t0.elapsed().as_secs_f64()
+            );
+            last_report = Instant::now();
+        }
         assert!(
             t0.elapsed() < Duration::from_secs(600),
             "events did not all arrive"
@@ -141,8 +165,6 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let _ = conn.close().await;
-    let _ = child.kill();
-    let _ = child.wait();
     println!(
         "{{\"bench\":\"events_pipeline\",\"events\":{n},\"avg_event_bytes\":{},\"publish_s\":{published:.2},\"searchable_s\":{all:.2},\"events_per_s\":{:.0},\"visibility_ms_p50\":{:.1},\"visibility_ms_p99\":{:.1},\"visibility_ms_max\":{:.1}}}",
         bytes / n,

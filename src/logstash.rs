@@ -15,6 +15,7 @@ pub async fn serve(
 ) {
     let addr: Option<SocketAddr> = listener.local_addr().ok();
     let mut listener = Some(listener);
+    let mut was_up = false;
     loop {
         let up = *healthy.borrow_and_update();
         match (up, listener.take()) {
@@ -28,12 +29,12 @@ pub async fn serve(
                 },
                 None => return,
             },
-            (false, l) => {
-                if l.is_some() {
-                    tracing::warn!("event pipeline down: closing the logstash liveness port");
-                }
+            (false, _) if was_up => {
+                tracing::warn!("event pipeline down: closing the logstash liveness port");
             }
+            (false, _) => {}
         }
+        was_up = up;
         tokio::select! {
             accepted = accept(&listener) => match accepted {
                 Ok(stream) => drop(stream),

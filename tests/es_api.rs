@@ -221,6 +221,24 @@ async fn bulk_documents_and_searches() {
         (400, Some("mapper_parsing_exception"))
     );
 
+    // Newer clients' compatible-with media types.
+    let compat = "application/vnd.elasticsearch+json; compatible-with=7";
+    let r = es
+        .http
+        .post(format!("{}/cloudify_events/_count", es.base))
+        .header("Content-Type", compat)
+        .header("Accept", compat)
+        .body(json!({"query": {"term": {"level": "error"}}}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(
+        r.headers()["content-type"],
+        "application/vnd.elasticsearch+json;compatible-with=7"
+    );
+    assert_eq!(r.json::<Value>().await.unwrap()["count"], 2);
+
     // Errors.
     let (code, bad) = es
         .call(

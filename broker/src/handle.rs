@@ -5,13 +5,14 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
 use tokio::sync::mpsc;
 
 use crate::Inner;
-use crate::core::outbox::Outbox;
+use crate::core::outbox::{LOW_WATER, Outbox};
 use crate::core::{ClientCaps, Command, ConnId};
 use crate::error::AmqpError;
 use crate::proto::frame::decode_frame;
@@ -59,7 +60,12 @@ impl Handle {
             caps,
         );
         let consumers: Consumers = Arc::default();
-        let reader = tokio::spawn(read_deliveries(outbox.clone(), consumers.clone()));
+        let reader = tokio::spawn(read_deliveries(
+            inner.clone(),
+            conn,
+            outbox.clone(),
+            consumers.clone(),
+        ));
         let handle = Handle {
             inner,
             conn,
@@ -221,8 +227,15 @@ impl Drop for Handle {
 }
 
 /// Decodes the handle's outbox: deliveries go to their consumer, replies
-/// (declare-ok and such, all nowait here) are dropped.
-async fn read_deliveries(outbox: Arc<Outbox>, consumers: Consumers) {
+/// (declare-ok and such, all nowait here) are dropped. Like a socket
+/// writer, it resumes the connection's consumers once the core throttled
+/// them (outbox above its high-water mark) and the backlog is taken.
+async fn read_deliveries(
+    inner: Arc<Inner>,
+    conn: ConnId,
+    outbox: Arc<Outbox>,
+    consumers: Consumers,
+) {
     let mut buf = BytesMut::new();
     let mut pending: Option<(BasicDeliver, Option<ContentHeader>, BytesMut)> = None;
     loop {
@@ -235,6 +248,10 @@ async fn read_deliveries(outbox: Arc<Outbox>, consumers: Consumers) {
             continue;
         }
         buf.extend_from_slice(&chunk);
+        if outbox.throttled.load(Ordering::Relaxed) && outbox.len() < LOW_WATER {
+            outbox.throttled.store(false, Ordering::Relaxed);
+            inner.core.lock().resume(conn);
+        }
         while let Ok(Some(frame)) = decode_frame(&mut buf, u32::MAX) {
             match frame {
                 Frame::Method {
@@ -276,6 +293,37 @@ async fn read_deliveries(outbox: Arc<Outbox>, consumers: Consumers) {
                     let _ = tx.send(delivery);
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Broker, Config};
+
+    /// More unacknowledged bytes than the outbox's high-water mark: the
+    /// core throttles the in-process consumer, and the reader must resume
+    /// it (a stall here once stopped the event pipeline at ~4 MiB).
+    #[tokio::test]
+    async fn a_large_prefetch_backlog_keeps_flowing() {
+        let broker = Broker::open(Config::temporary()).unwrap();
+        let h = broker.handle("guest", "/").unwrap();
+        h.declare_queue("q", false, false, Default::default())
+            .unwrap();
+        const N: usize = 12_000;
+        let body = bytes::Bytes::from(vec![b'x'; 1024]);
+        for _ in 0..N {
+            h.publish("", "q", Default::default(), body.clone())
+                .unwrap();
+        }
+        h.qos(u16::MAX).unwrap();
+        let mut rx = h.consume("q", "c", false).unwrap();
+        for i in 0..N {
+            let d = tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv())
+                .await
+                .unwrap_or_else(|_| panic!("stalled after {i} deliveries"))
+                .unwrap();
+            h.ack(d.delivery_tag).unwrap();
         }
     }
 }
