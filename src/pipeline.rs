@@ -11,10 +11,14 @@ use tokio::sync::watch;
 use crate::bus::{BusMessage, MessageBus};
 
 /// A batch is committed when it reaches this size or this age.
-const BATCH_DOCS: usize = 10_000;
+const BATCH_DOCS: usize = 20_000;
 const BATCH_WAIT: Duration = Duration::from_millis(200);
+/// ... or, while events keep arriving without a gap this long, up to
+/// this age.
+const BATCH_GAP: Duration = Duration::from_millis(5);
+const BATCH_MAX_WAIT: Duration = Duration::from_millis(1_000);
 /// Unacknowledged messages the pipeline holds per queue.
-const PREFETCH: u16 = 10_000;
+const PREFETCH: u16 = 20_000;
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -74,8 +78,10 @@ async fn consume(
     let mut batch: Vec<BusMessage> = Vec::new();
     let (mut events_open, mut logs_open) = (true, true);
     loop {
-        let deadline = tokio::time::sleep(BATCH_WAIT);
-        tokio::pin!(deadline);
+        let soft = tokio::time::sleep(BATCH_WAIT);
+        let hard = tokio::time::sleep(BATCH_MAX_WAIT);
+        tokio::pin!(soft, hard);
+        let mut soft_passed = false;
         let mut stopping = false;
         while batch.len() < BATCH_DOCS && (events_open || logs_open) {
             tokio::select! {
@@ -87,7 +93,16 @@ async fn consume(
                     Some(m) => batch.push(m),
                     None => logs_open = false,
                 },
-                _ = &mut deadline => break,
+                _ = &mut soft, if !soft_passed => {
+                    soft_passed = true;
+                    if batch.is_empty() {
+                        break;
+                    }
+                }
+                // Past the soft deadline, keep taking what is already
+                // flowing (fewer, larger segments under load) until a gap.
+                _ = tokio::time::sleep(BATCH_GAP), if soft_passed => break,
+                _ = &mut hard => break,
                 _ = stop.wait_for(|s| *s) => { stopping = true; break; }
             }
         }
