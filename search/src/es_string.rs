@@ -121,6 +121,9 @@ fn lex(s: &str) -> Result<Vec<Tok>, EsError> {
                     word.push(c);
                     i += 1;
                 }
+                if word.is_empty() {
+                    return Err(err(format!("unexpected [{c}]")));
+                }
                 out.push(match word.as_str() {
                     "AND" => Tok::And,
                     "OR" => Tok::Or,
@@ -471,5 +474,18 @@ mod tests {
         );
         assert!(parse("(a", "message.text", false, 0).is_err());
         assert!(parse("\"a", "message.text", false, 0).is_err());
+        assert!(
+            parse("2E]", "message.text", false, 0).is_err(),
+            "a stray closer"
+        );
+        assert!(parse("a }", "message.text", false, 0).is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_parses_or_errors(text in "[a-zA-Z0-9 :*?\"()\\[\\]{}+!&|<>=.-]{0,60}") {
+            let _ = parse(&text, "message.text", false, 0);
+            let _ = parse(&text, "level", true, 0);
+        }
     }
 }
