@@ -58,6 +58,16 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         .await
         .context("cannot declare the manager's exchanges and queues")?;
     tracing::info!(bus = %bus.describe(), "message bus ready");
+    let workflows = crate::workflows::Engine::new(model.clone(), bus.clone());
+    let interrupted = workflows
+        .recover()
+        .context("cannot mark interrupted executions")?;
+    if interrupted > 0 {
+        tracing::warn!(
+            interrupted,
+            "executions left running by the previous run were marked failed"
+        );
+    }
 
     let mut bound = BTreeMap::new();
     for listener in served(embedded) {
@@ -86,6 +96,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
                     services: services.clone(),
                     model: model.clone(),
                     es: Some(es.clone()),
+                    workflows: workflows.clone(),
                     max_upload: usize::try_from(config.rest.max_upload_mb.saturating_mul(1 << 20))
                         .unwrap_or(usize::MAX),
                     internal: listener == Listener::RestInternal,

@@ -20,3 +20,4 @@ pub mod pipeline;
 pub mod rest;
 pub mod retention;
 pub mod validate;
+pub mod workflows;

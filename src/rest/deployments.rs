@@ -163,15 +163,15 @@ pub async fn create(
             }),
         });
     }
-    // cfyd runs deployment workers in-process, so the environment needs no
-    // provisioning: the system execution is recorded as done.
+    // The system execution runs before the answer, as the 3.3 CLI waits
+    // for it anyway; in-process it takes microseconds.
     let exec_id = uuid::Uuid::new_v4().to_string();
     ops.push(WriteOp::Insert {
         collection: EXECUTIONS.into(),
         id: exec_id.clone(),
         doc: json!({
             "id": exec_id, "workflow_id": "create_deployment_environment", "blueprint_id": blueprint_id,
-            "deployment_id": id, "status": "terminated", "error": "", "created_at": now,
+            "deployment_id": id, "status": "pending", "error": "", "created_at": now,
             "parameters": {
                 "deployment_plugins_to_install": plan["deployment_plugins_to_install"],
                 "workflow_plugins_to_install": plan["workflow_plugins_to_install"],
@@ -181,6 +181,14 @@ pub async fn create(
         }),
     });
     s.model.store.write(ops)?;
+    let status = s
+        .workflows
+        .run(&exec_id)
+        .await
+        .map_err(|e| RestError::internal(e.to_string()))?;
+    if status != "terminated" {
+        tracing::warn!(deployment = %id, execution = %exec_id, status, "the deployment environment was not created");
+    }
     Ok((StatusCode::CREATED, Json(shape(deployment))).into_response())
 }
 
@@ -285,8 +293,7 @@ pub async fn delete(
         id: i.id,
         expected: None,
     }));
-    // As 3.3, a system execution tears the environment down; in-process
-    // there is nothing to tear down, so it is recorded as done.
+    // As 3.3, a system execution tears the environment down, synchronously.
     let d = s.model.store.get(DEPLOYMENTS, &id)?;
     let exec_id = uuid::Uuid::new_v4().to_string();
     ops.push(WriteOp::Insert {
@@ -295,11 +302,21 @@ pub async fn delete(
         doc: json!({
             "id": exec_id, "workflow_id": "delete_deployment_environment",
             "blueprint_id": d.map(|d| d.doc["blueprint_id"].clone()).unwrap_or(Value::Null),
-            "deployment_id": id, "status": "terminated", "error": "", "created_at": time::now(),
+            "deployment_id": id, "status": "pending", "error": "", "created_at": time::now(),
             "parameters": {"deployment_id": id}, "is_system_workflow": true,
         }),
     });
     s.model.store.write(ops)?;
+    let status = s
+        .workflows
+        .run(&exec_id)
+        .await
+        .map_err(|e| RestError::internal(e.to_string()))?;
+    if status != "terminated" {
+        return Err(RestError::internal(format!(
+            "the delete_deployment_environment execution {exec_id} ended {status}"
+        )));
+    }
     let mut out = Map::new();
     for f in FIELDS {
         out.insert((*f).to_owned(), Value::Null);

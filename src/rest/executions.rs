@@ -1,8 +1,8 @@
 //! `/executions`: list, get, start, cancel, status updates.
 //!
-//! The workflow engine is not part of this build yet: starting a user
-//! workflow is validated as 3.3 did and then refused with a clear 501,
-//! never pretending to run.
+//! The workflow engine (`crate::workflows`) runs the deployment
+//! environment workflows so far; starting any other workflow is validated
+//! as 3.3 did and then refused with a clear 501, never pretending to run.
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -145,7 +145,7 @@ pub async fn start(
         StatusCode::NOT_IMPLEMENTED,
         "not_implemented_error",
         format!(
-            "Cannot start workflow '{wf}' on deployment '{dep}': the workflow engine is not supported yet in this cfyd build"
+            "Cannot start workflow '{wf}' on deployment '{dep}': running '{wf}' is not supported yet in this cfyd build (its operations' executors have not landed)"
         ),
     ))
 }

@@ -58,6 +58,8 @@ pub struct RestState {
     /// The event indices and storage view (`/events`, `/search`); `None`
     /// only in tests of other parts.
     pub es: Option<crate::es_api::EsState>,
+    /// Runs executions.
+    pub workflows: Arc<crate::workflows::Engine>,
     /// Largest request body accepted (413 above it).
     pub max_upload: usize,
     /// True on the internal port (8101), which agents use without auth.

@@ -1,0 +1,209 @@
+//! The workflow engine: runs executions through Cloudify's lifecycle
+//! (`pending → started → terminated | failed | cancelled`), persisting every
+//! transition and publishing the workflow events.
+//!
+//! Built today: the deployment environment workflows. `install`,
+//! `uninstall`, `execute_operation`, `scale`, `heal` and blueprint-mapped
+//! workflows are refused at start by the REST service ("not supported
+//! yet") until their task graphs and operation executors land.
+
+pub mod events;
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+
+use crate::bus::MessageBus;
+use crate::model::{EXECUTIONS, Model};
+use events::{WorkflowContext, publish, workflow_event};
+
+/// Execution states after which nothing changes.
+pub const END_STATES: &[&str] = &["terminated", "failed", "cancelled"];
+
+/// Workflows this engine runs.
+pub const BUILT_IN: &[&str] = &[
+    "create_deployment_environment",
+    "delete_deployment_environment",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] store::Error),
+    #[error("execution {0} has no workflow_id")]
+    Malformed(String),
+}
+
+pub struct Engine {
+    model: Arc<Model>,
+    bus: Arc<dyn MessageBus>,
+}
+
+fn status_patch(status: &str, error: &str) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("status".into(), json!(status));
+    m.insert("error".into(), json!(error));
+    m
+}
+
+impl Engine {
+    pub fn new(model: Arc<Model>, bus: Arc<dyn MessageBus>) -> Arc<Engine> {
+        Arc::new(Engine { model, bus })
+    }
+
+    /// Marks the executions a previous run left unfinished as failed: cfyd
+    /// does not resume executions after a restart.
+    pub fn recover(&self) -> Result<usize, EngineError> {
+        let all = self
+            .model
+            .store
+            .list(EXECUTIONS, &store::Query::default())?;
+        let mut n = 0;
+        for e in all.items {
+            let status = e.doc["status"].as_str().unwrap_or("pending");
+            if END_STATES.contains(&status) {
+                continue;
+            }
+            let why = format!(
+                "cfyd stopped while this execution was {status}; executions are not resumed after a restart, start the workflow again"
+            );
+            self.model
+                .store
+                .update(EXECUTIONS, &e.id, status_patch("failed", &why), None)?;
+            tracing::warn!(execution = %e.id, status, "marked an interrupted execution failed");
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Runs a stored execution to its end state; returns that state.
+    pub async fn run(&self, execution_id: &str) -> Result<String, EngineError> {
+        let exec = self
+            .model
+            .store
+            .get(EXECUTIONS, execution_id)?
+            .ok_or_else(|| store::Error::NotFound {
+                collection: EXECUTIONS.into(),
+                id: execution_id.into(),
+            })?;
+        let doc = &exec.doc;
+        let text = |k: &str| doc[k].as_str().unwrap_or_default().to_owned();
+        let ctx = WorkflowContext {
+            execution_id: execution_id.to_owned(),
+            workflow_id: doc["workflow_id"]
+                .as_str()
+                .ok_or_else(|| EngineError::Malformed(execution_id.into()))?
+                .to_owned(),
+            deployment_id: text("deployment_id"),
+            blueprint_id: text("blueprint_id"),
+        };
+        let wf = ctx.workflow_id.clone();
+        if matches!(
+            doc["status"].as_str(),
+            Some("cancelling" | "force_cancelling")
+        ) {
+            return self
+                .finish(
+                    &ctx,
+                    "cancelled",
+                    "",
+                    "workflow_cancelled",
+                    format!("'{wf}' workflow execution cancelled"),
+                    Value::Null,
+                )
+                .await;
+        }
+        self.model
+            .store
+            .update(EXECUTIONS, execution_id, status_patch("started", ""), None)?;
+        publish(
+            &*self.bus,
+            &workflow_event(
+                &ctx,
+                "workflow_started",
+                &format!("Starting '{wf}' workflow execution"),
+                Value::Null,
+            ),
+        )
+        .await;
+        match self.body(&ctx).await {
+            Ok(()) => {
+                self.finish(
+                    &ctx,
+                    "terminated",
+                    "",
+                    "workflow_succeeded",
+                    format!("'{wf}' workflow execution succeeded"),
+                    Value::Null,
+                )
+                .await
+            }
+            Err(why) => {
+                let text = format!("'{wf}' workflow execution failed: {why}");
+                self.finish(
+                    &ctx,
+                    "failed",
+                    &why,
+                    "workflow_failed",
+                    text,
+                    json!({"error": why}),
+                )
+                .await
+            }
+        }
+    }
+
+    async fn finish(
+        &self,
+        ctx: &WorkflowContext,
+        status: &str,
+        error: &str,
+        event_type: &str,
+        text: String,
+        arguments: Value,
+    ) -> Result<String, EngineError> {
+        self.model.store.update(
+            EXECUTIONS,
+            &ctx.execution_id,
+            status_patch(status, error),
+            None,
+        )?;
+        publish(
+            &*self.bus,
+            &workflow_event(ctx, event_type, &text, arguments),
+        )
+        .await;
+        Ok(status.to_owned())
+    }
+
+    /// The workflow itself; `Err` is the failure text.
+    async fn body(&self, ctx: &WorkflowContext) -> Result<(), String> {
+        match ctx.workflow_id.as_str() {
+            // cfyd runs deployment workers in-process: the environment
+            // needs no provisioning (the policy engine will start here).
+            "create_deployment_environment" => {
+                let stage = workflow_event(
+                    ctx,
+                    "workflow_stage",
+                    "Creating deployment environment",
+                    Value::Null,
+                );
+                publish(&*self.bus, &stage).await;
+                Ok(())
+            }
+            "delete_deployment_environment" => {
+                let stage = workflow_event(
+                    ctx,
+                    "workflow_stage",
+                    "Deleting deployment environment",
+                    Value::Null,
+                );
+                publish(&*self.bus, &stage).await;
+                Ok(())
+            }
+            other => Err(format!(
+                "the '{other}' workflow is not supported yet by cfyd"
+            )),
+        }
+    }
+}
