@@ -225,12 +225,30 @@ async fn blueprint_to_deployment_to_node_instances() {
     );
     assert_eq!(execs["items"][0]["status"], "terminated");
     let (code, start) = api.call(reqwest::Method::POST, "/executions", Some(json!({"deployment_id": "d1", "workflow_id": "install", "force": "false", "allow_custom_parameters": "false"}))).await;
-    assert_eq!(code, 501, "{start}");
+    assert_eq!(code, 201, "{start}");
+    assert_eq!(
+        (start["workflow_id"].as_str(), start["status"].as_str()),
+        (Some("install"), Some("pending"))
+    );
+    // hello-web's scripts need the script executor, not here yet: install
+    // ends failed, saying so.
+    let exec_path = format!("/executions/{}", start["id"].as_str().unwrap());
+    let ended = loop {
+        let (_, e) = api.call(reqwest::Method::GET, &exec_path, None).await;
+        if matches!(
+            e["status"].as_str(),
+            Some("terminated" | "failed" | "cancelled")
+        ) {
+            break e;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(ended["status"], "failed", "{ended}");
     assert!(
-        start["message"]
+        ended["error"]
             .as_str()
             .unwrap()
-            .contains("workflow engine")
+            .contains("not supported yet")
     );
     let (code, nope) = api
         .call(

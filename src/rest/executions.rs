@@ -7,7 +7,7 @@
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde_json::{Map, Value, json};
 
@@ -82,7 +82,7 @@ pub async fn start(
     State(s): State<RestState>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Value>, RestError> {
+) -> Result<Response, RestError> {
     let req = super::body::json_object(&headers, &body)?;
     let dep = req
         .get("deployment_id")
@@ -106,7 +106,6 @@ pub async fn start(
         req.get("allow_custom_parameters"),
         false,
     )?;
-    list::boolean("force", req.get("force"), false)?;
     let d = list::existing(&s.model.store, DEPLOYMENTS, "deployment", dep)?;
     let Some(def) = d.doc["workflows"].get(wf) else {
         return Err(RestError::new(
@@ -141,13 +140,52 @@ pub async fn start(
             why.join("; "),
         ));
     }
-    Err(RestError::new(
-        StatusCode::NOT_IMPLEMENTED,
-        "not_implemented_error",
-        format!(
-            "Cannot start workflow '{wf}' on deployment '{dep}': running '{wf}' is not supported yet in this cfyd build (its operations' executors have not landed)"
-        ),
-    ))
+    let Some(kind) =
+        crate::workflows::built_in(def).filter(|k| matches!(*k, "install" | "uninstall"))
+    else {
+        return Err(RestError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "not_implemented_error",
+            format!(
+                "Cannot start workflow '{wf}' on deployment '{dep}': running '{wf}' is not supported yet in this cfyd build (install and uninstall are)"
+            ),
+        ));
+    };
+    let force = list::boolean("force", req.get("force"), false)?;
+    let running = s.model.store.list(
+        EXECUTIONS,
+        &store::Query::default().filter("deployment_id", dep.to_owned()),
+    )?;
+    if let Some(r) = running.items.iter().find(|e| {
+        !crate::workflows::END_STATES.contains(&e.doc["status"].as_str().unwrap_or_default())
+    }) && !force
+    {
+        return Err(RestError::new(
+            StatusCode::BAD_REQUEST,
+            "existing_running_execution_error",
+            format!(
+                "The following executions are currently running for this deployment: ['{}']. To execute this workflow anyway, pass \"force=true\" as a query parameter to this request",
+                r.id
+            ),
+        ));
+    }
+    let mut merged = Map::new();
+    for (k, v) in &declared {
+        if let Some(d) = v.get("default") {
+            merged.insert(k.clone(), d.clone());
+        }
+    }
+    merged.extend(params);
+    let id = uuid::Uuid::new_v4().to_string();
+    let doc = json!({
+        "id": id, "workflow_id": wf, "blueprint_id": d.doc["blueprint_id"], "deployment_id": dep,
+        "status": "pending", "error": "", "created_at": crate::model::time::now(),
+        "parameters": merged, "is_system_workflow": false,
+    });
+    s.model.store.insert(EXECUTIONS, &id, doc.clone())?;
+    tracing::info!(execution = %id, workflow = wf, built_in = kind, deployment = dep, "execution started");
+    s.workflows.spawn(id);
+    Ok((StatusCode::CREATED, Json(doc)).into_response())
 }
 
 pub async fn action(

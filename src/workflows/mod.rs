@@ -2,19 +2,24 @@
 //! (`pending → started → terminated | failed | cancelled`), persisting every
 //! transition and publishing the workflow events.
 //!
-//! Built today: the deployment environment workflows. `install`,
-//! `uninstall`, `execute_operation`, `scale`, `heal` and blueprint-mapped
-//! workflows are refused at start by the REST service ("not supported
-//! yet") until their task graphs and operation executors land.
+//! Built today: the deployment environment workflows, and `install` /
+//! `uninstall` in relationship order with Cloudify's state changes and
+//! events, where operations without an implementation are NOPs and an
+//! implemented operation fails with "not supported yet" until the
+//! operation executors land (`lifecycle.rs`). `execute_operation`,
+//! `scale`, `heal` and other blueprint-mapped workflows are refused at
+//! start by the REST service.
 
 pub mod events;
+mod graph;
+mod lifecycle;
 
 use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
 use crate::bus::MessageBus;
-use crate::model::{EXECUTIONS, Model};
+use crate::model::{DEPLOYMENTS, EXECUTIONS, Model};
 use events::{WorkflowContext, publish, workflow_event};
 
 /// Execution states after which nothing changes.
@@ -24,7 +29,24 @@ pub const END_STATES: &[&str] = &["terminated", "failed", "cancelled"];
 pub const BUILT_IN: &[&str] = &[
     "create_deployment_environment",
     "delete_deployment_environment",
+    "install",
+    "uninstall",
 ];
+
+/// The built-in a deployment's workflow entry maps to (3.3's
+/// `cloudify.plugins.workflows.<name>`), when this engine runs it.
+pub fn built_in(definition: &Value) -> Option<&'static str> {
+    let op = definition["operation"].as_str()?;
+    let name = op.strip_prefix("cloudify.plugins.workflows.")?;
+    BUILT_IN.iter().copied().find(|b| *b == name)
+}
+
+/// How a workflow body ended, when not in success.
+#[derive(Debug)]
+pub enum Outcome {
+    Failed(String),
+    Cancelled,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -126,7 +148,14 @@ impl Engine {
             ),
         )
         .await;
-        match self.body(&ctx).await {
+        // A blueprint may map its own workflow names to the built-ins.
+        let kind = self
+            .model
+            .store
+            .get(DEPLOYMENTS, &ctx.deployment_id)?
+            .and_then(|d| built_in(&d.doc["workflows"][wf.as_str()]))
+            .map_or_else(|| wf.clone(), str::to_owned);
+        match self.body(&ctx, &kind).await {
             Ok(()) => {
                 self.finish(
                     &ctx,
@@ -138,7 +167,18 @@ impl Engine {
                 )
                 .await
             }
-            Err(why) => {
+            Err(Outcome::Cancelled) => {
+                self.finish(
+                    &ctx,
+                    "cancelled",
+                    "",
+                    "workflow_cancelled",
+                    format!("'{wf}' workflow execution cancelled"),
+                    Value::Null,
+                )
+                .await
+            }
+            Err(Outcome::Failed(why)) => {
                 let text = format!("'{wf}' workflow execution failed: {why}");
                 self.finish(
                     &ctx,
@@ -176,9 +216,19 @@ impl Engine {
         Ok(status.to_owned())
     }
 
-    /// The workflow itself; `Err` is the failure text.
-    async fn body(&self, ctx: &WorkflowContext) -> Result<(), String> {
-        match ctx.workflow_id.as_str() {
+    /// Runs a stored execution in the background.
+    pub fn spawn(self: &Arc<Self>, execution_id: String) {
+        let engine = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = engine.run(&execution_id).await {
+                tracing::error!(execution = %execution_id, error = %e, "execution could not run");
+            }
+        });
+    }
+
+    /// The workflow itself.
+    async fn body(&self, ctx: &WorkflowContext, kind: &str) -> Result<(), Outcome> {
+        match kind {
             // cfyd runs deployment workers in-process: the environment
             // needs no provisioning (the policy engine will start here).
             "create_deployment_environment" => {
@@ -201,9 +251,11 @@ impl Engine {
                 publish(&*self.bus, &stage).await;
                 Ok(())
             }
-            other => Err(format!(
+            "install" => self.lifecycle(ctx, true).await,
+            "uninstall" => self.lifecycle(ctx, false).await,
+            other => Err(Outcome::Failed(format!(
                 "the '{other}' workflow is not supported yet by cfyd"
-            )),
+            ))),
         }
     }
 }

@@ -1,7 +1,8 @@
 """ExecutionsClient: the create_deployment_environment execution that deployment
-creation starts, get/list, and starting a workflow while cfyd has no workflow
-engine yet (cloudify-api.md 1.3 Execution, 1.4 Executions, trap 10)."""
+creation starts, get/list, and starting install while cfyd cannot run
+operations yet (cloudify-api.md 1.3 Execution, 1.4 Executions, trap 10)."""
 
+import time
 import uuid
 
 import pytest
@@ -88,16 +89,24 @@ def test_get_of_a_missing_execution_is_not_found(client, deployment):
     assert info.value.args[0] == f"execution {missing} not found"
 
 
-def test_start_install_fails_without_a_workflow_engine(client, deployment):
-    """cfyd has no workflow engine yet: starting a workflow must fail cleanly (an
-    error envelope that names the missing engine), not hang or pretend to run.
-    Replace this test when the engine lands."""
-    with client_error(None, None) as info:
-        client.executions.start(deployment, "install")
-    assert "workflow engine" in info.value.args[0].lower(), info.value.args[0]
-    # no execution is left pending or started: the deployment stays usable
-    for ex in client.executions.list(deployment_id=deployment):
-        assert ex.status in Execution.END_STATES, ex
+def test_start_install_runs_until_an_operation_cfyd_cannot_run_yet(client, deployment):
+    """The engine runs install in relationship order; hello-web's scripts need
+    the script executor, which has not landed: the execution must end
+    `failed` with an error that says so, not hang or pretend to succeed.
+    Replace this test when the executors land."""
+    ex = client.executions.start(deployment, "install")
+    check_execution(ex, deployment)
+    assert (ex.workflow_id, ex.status) == ("install", "pending")
+    for _ in range(400):
+        ex = client.executions.get(ex.id)
+        if ex.status in Execution.END_STATES:
+            break
+        time.sleep(0.05)
+    assert ex.status == Execution.FAILED, ex
+    assert "not supported yet" in ex.error, ex.error
+    # the deployment stays usable: nothing is left pending or started
+    for e in client.executions.list(deployment_id=deployment):
+        assert e.status in Execution.END_STATES, e
 
 
 def test_start_of_an_unknown_workflow(client, deployment):
