@@ -8,6 +8,7 @@ pub mod app;
 pub mod bus;
 pub mod cli;
 pub mod config;
+pub mod ctx_cli;
 pub mod datadir;
 pub mod dsl;
 pub mod es_api;

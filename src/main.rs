@@ -15,6 +15,16 @@ use cfyd::config;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    // Run as `ctx` (the link on an operation script's PATH): the ctx client.
+    let mut args = std::env::args();
+    let argv0 = args.next().unwrap_or_default();
+    if std::path::Path::new(&argv0)
+        .file_name()
+        .is_some_and(|n| n == "ctx")
+    {
+        let code = cfyd::ctx_cli::run(args.collect());
+        return ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,

@@ -49,9 +49,15 @@ async fn event_types(cfyd: &Cfyd, execution: &str, want: usize) -> Vec<String> {
             .as_array()
             .unwrap()
             .iter()
-            .map(|e| e["event_type"].as_str().unwrap().to_owned())
+            .filter_map(|e| e["event_type"].as_str().map(str::to_owned))
             .collect();
-        if types.len() >= want || start.elapsed() > Duration::from_secs(10) {
+        let ended = types.iter().any(|t| {
+            matches!(
+                t.as_str(),
+                "workflow_succeeded" | "workflow_failed" | "workflow_cancelled"
+            )
+        });
+        if (types.len() >= want && ended) || start.elapsed() > Duration::from_secs(10) {
             return types;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -168,6 +174,10 @@ fn archive_of(files: &[(&str, &str)]) -> Vec<u8> {
 const NOOP_BLUEPRINT: &str = r#"
 tosca_definitions_version: cloudify_dsl_1_2
 imports: [http://www.getcloudify.org/spec/cloudify/3.3/types.yaml]
+node_types:
+  Greeter:
+    derived_from: cloudify.nodes.Root
+    properties: {greeting: {default: hi}}
 node_templates:
   vm:
     type: cloudify.nodes.Compute
@@ -182,13 +192,43 @@ node_templates:
       - {type: cloudify.relationships.contained_in, target: vm}
       - {type: cloudify.relationships.connected_to, target: db}
   scripted:
-    type: cloudify.nodes.Root
+    type: Greeter
+    properties: {greeting: hello}
     relationships: [{type: cloudify.relationships.contained_in, target: vm}]
     interfaces:
       cloudify.interfaces.lifecycle:
         create: create.sh
+        configure:
+          implementation: flaky.sh
+          inputs: {FAIL_TIMES: 1}
+          max_retries: 2
+          retry_interval: 0
+        start:
+          implementation: fail.sh
+          max_retries: 1
+          retry_interval: 0
 workflows:
   my_install: default_workflows.cloudify.plugins.workflows.install
+"#;
+
+/// Reads a node property, sets runtime properties (nested, JSON), logs.
+const CREATE: &str = r#"#!/bin/bash
+set -e
+greeting=$(ctx node properties greeting)
+ctx instance runtime-properties greeting "${greeting} from $(ctx instance id)"
+ctx instance runtime-properties nested.list @[1,2]
+ctx logger info "created with ${greeting}"
+"#;
+
+/// Fails FAIL_TIMES times (a counter in the instance's runtime
+/// properties would be lost: 3.3 saves none on failure), then succeeds.
+const FLAKY: &str = r#"#!/bin/bash
+counter="${TMPDIR:-/tmp}/cfyd-flaky-$(ctx deployment id)-$(ctx instance id)"
+n=$(( $(cat "$counter" 2>/dev/null || echo 0) + 1 ))
+echo "$n" > "$counter"
+if [ "$n" -le "$FAIL_TIMES" ]; then echo "attempt $n fails" >&2; exit 1; fi
+ctx instance runtime-properties attempts "$n"
+rm -f "$counter"
 "#;
 
 async fn wait_end(cfyd: &Cfyd, id: &str) -> Value {
@@ -222,7 +262,12 @@ async fn start(cfyd: &Cfyd, dep: &str, wf: &str) -> (u16, Value) {
 #[tokio::test]
 async fn install_and_uninstall_follow_relationships_and_refuse_what_cannot_run() {
     let cfyd = Cfyd::start();
-    let noop = NOOP_BLUEPRINT.replace("  scripted:\n    type: cloudify.nodes.Root\n    relationships: [{type: cloudify.relationships.contained_in, target: vm}]\n    interfaces:\n      cloudify.interfaces.lifecycle:\n        create: create.sh\n", "");
+    let cut = NOOP_BLUEPRINT.find("  scripted:").unwrap();
+    let noop = format!(
+        "{}{}",
+        &NOOP_BLUEPRINT[..cut],
+        &NOOP_BLUEPRINT[NOOP_BLUEPRINT.find("workflows:").unwrap()..]
+    );
     for (bp, text) in [("noop", noop.as_str()), ("scripted", NOOP_BLUEPRINT)] {
         let resp = reqwest::Client::new()
             .put(cfyd.url(
@@ -231,7 +276,12 @@ async fn install_and_uninstall_follow_relationships_and_refuse_what_cannot_run()
             ))
             .body(archive_of(&[
                 ("blueprint.yaml", text),
-                ("create.sh", "#!/bin/sh\n"),
+                ("create.sh", CREATE),
+                ("flaky.sh", FLAKY),
+                (
+                    "fail.sh",
+                    "#!/bin/bash\necho broken on purpose >&2\nexit 3\n",
+                ),
             ]))
             .send()
             .await
@@ -326,22 +376,139 @@ async fn install_and_uninstall_follow_relationships_and_refuse_what_cannot_run()
             .all(|i| i["state"] == "deleted")
     );
 
-    // An implemented operation cannot run yet: task_failed, execution failed.
+    // Scripts run with ctx; configure fails once then succeeds on retry;
+    // start always fails: after its one retry the execution fails.
     let (_, exec) = start(&cfyd, "scripted", "install").await;
     let exec = wait_end(&cfyd, exec["id"].as_str().unwrap()).await;
-    assert_eq!(exec["status"], "failed");
+    assert_eq!(exec["status"], "failed", "{exec}");
     assert!(
         exec["error"]
             .as_str()
             .unwrap()
-            .contains("not supported yet"),
+            .contains("fail.sh exited with code 3"),
         "{exec}"
     );
+    let (_, inst) = call(
+        &cfyd,
+        Method::GET,
+        "/node-instances?deployment_id=scripted&node_id=scripted",
+        None,
+    )
+    .await;
+    let inst = &inst["items"][0];
+    assert_eq!(inst["state"], "starting");
+    let rp = &inst["runtime_properties"];
+    assert_eq!(
+        rp["greeting"],
+        format!("hello from {}", inst["id"].as_str().unwrap())
+    );
+    assert_eq!(rp["nested"]["list"], json!([1, 2]));
+    assert_eq!(rp["attempts"], "2");
     let id = exec["id"].as_str().unwrap();
-    let types = event_types(&cfyd, id, 1).await;
+    let types = event_types(&cfyd, id, 20).await;
+    let count = |t: &str| types.iter().filter(|x| *x == t).count();
+    assert_eq!(
+        count("task_failed"),
+        3,
+        "configure once, start twice: {types:?}"
+    );
+    assert_eq!(types.last().map(String::as_str), Some("workflow_failed"));
+    let (_, logs) = call(
+        &cfyd,
+        Method::GET,
+        &format!("/events?execution_id={id}&type=cloudify_log"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        logs["items"][0]["message"]["text"], "created with hello",
+        "{logs}"
+    );
+}
+
+#[tokio::test]
+async fn runnable_retry_then_succeed_installs_on_the_third_attempt() {
+    let cfyd = Cfyd::start();
+    let state = tempfile::tempdir().unwrap();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/blueprints/runnable/retry-then-succeed");
+    let mut b = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::fast(),
+    ));
+    b.append_dir_all("retry-then-succeed", &dir).unwrap();
+    let archive = b.into_inner().unwrap().finish().unwrap();
+    let resp = reqwest::Client::new()
+        .put(cfyd.url(
+            "rest",
+            "/api/v2/blueprints/rts?application_file_name=blueprint.yaml",
+        ))
+        .body(archive)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 201);
+    // 3.3's defaults (retry forever) with a short interval.
+    let (code, _) = call(
+        &cfyd,
+        Method::POST,
+        "/provider/context",
+        Some(json!({"name": "lab",
+        "context": {"cloudify": {"workflows": {"task_retries": -1, "task_retry_interval": 0}}}})),
+    )
+    .await;
+    assert_eq!(code, 201);
+    let dep = format!(
+        "rts-{}",
+        state
+            .path()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .to_lowercase()
+            .replace('.', "")
+    );
+    let (code, d) = call(
+        &cfyd,
+        Method::PUT,
+        &format!("/deployments/{dep}"),
+        Some(json!({"blueprint_id": "rts"})),
+    )
+    .await;
+    assert_eq!(code, 201, "{d}");
+    let (_, exec) = start(&cfyd, &dep, "install").await;
+    let exec = wait_end(&cfyd, exec["id"].as_str().unwrap()).await;
+    assert_eq!(exec["status"], "terminated", "{exec}");
+    let (_, inst) = call(
+        &cfyd,
+        Method::GET,
+        &format!("/node-instances?deployment_id={dep}"),
+        None,
+    )
+    .await;
     assert!(
-        types.contains(&"task_failed".to_owned())
-            && types.last().map(String::as_str) == Some("workflow_failed"),
+        inst["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["state"] == "started"),
+        "{inst}"
+    );
+    let (_, out) = call(
+        &cfyd,
+        Method::GET,
+        &format!("/deployments/{dep}/outputs"),
+        None,
+    )
+    .await;
+    assert_eq!(out["outputs"]["configure_attempts"], "3", "{out}");
+    let types = event_types(&cfyd, exec["id"].as_str().unwrap(), 1).await;
+    assert_eq!(
+        types.iter().filter(|t| *t == "task_failed").count(),
+        2,
         "{types:?}"
     );
+    let (_, exec) = start(&cfyd, &dep, "uninstall").await;
+    let exec = wait_end(&cfyd, exec["id"].as_str().unwrap()).await;
+    assert_eq!(exec["status"], "terminated", "{exec}");
 }

@@ -17,7 +17,7 @@ pub mod list;
 mod modifications;
 mod nodes;
 mod plugins;
-mod provider;
+pub(crate) mod provider;
 mod snapshots;
 pub mod status;
 

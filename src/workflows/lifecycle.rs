@@ -10,10 +10,22 @@
 
 use serde_json::{Map, Value, json};
 
+use std::sync::Arc;
+
+use super::ctx::{OpContext, Side};
 use super::events::{WorkflowContext, publish, workflow_event};
 use super::graph::{Vertex, install_layers};
+use super::script::{self, TaskError};
 use super::{Engine, Outcome};
 use crate::model::{EXECUTIONS, NODE_INSTANCES, NODES};
+
+/// The operations uninstall runs, whose failures are ignored, not retried.
+const UNINSTALL_OPS: &[&str] = &[
+    "cloudify.interfaces.monitoring.stop",
+    "cloudify.interfaces.lifecycle.stop",
+    "cloudify.interfaces.relationship_lifecycle.unlink",
+    "cloudify.interfaces.lifecycle.delete",
+];
 
 /// One instance with its node template.
 struct Member {
@@ -115,37 +127,283 @@ impl Engine {
         publish(&*self.bus, &node_event(ctx, m, text)).await;
     }
 
-    /// Runs one operation: a NOP when it has no implementation; otherwise
-    /// the `task_failed` of a missing executor.
+    /// Runs one operation on `m` (for relationship operations `related` is
+    /// `(source, target)`): a NOP without an implementation, the built-in
+    /// script plugin locally, and retries as 3.3 does.
     async fn operation(
         &self,
         ctx: &WorkflowContext,
         m: &Member,
         op: &Value,
         name: &str,
+        all: &[Member],
+        related: Option<(&Member, &Member)>,
     ) -> Result<(), String> {
         let task = op["operation"].as_str().unwrap_or_default();
         if task.is_empty() {
             return Ok(());
         }
-        let why = format!(
-            "running operations is not supported yet by cfyd (the executor for plugin '{}' has not landed)",
-            op["plugin"].as_str().unwrap_or_default()
+        let settings = self.task_settings(op);
+        let total = settings.0;
+        let mut attempt: i64 = 0;
+        loop {
+            let event = |t: &str, text: String| {
+                let mut ev = workflow_event(ctx, t, &text, Value::Null);
+                let c = &mut ev["context"];
+                c["node_name"] = json!(m.node_name());
+                c["node_id"] = json!(m.id());
+                c["task_name"] = json!(task);
+                c["operation"] = json!(name);
+                c["plugin"] = op["plugin"].clone();
+                c["task_current_retries"] = json!(attempt);
+                c["task_total_retries"] = json!(total);
+                ev
+            };
+            let suffix = if total < 0 {
+                String::new()
+            } else if attempt > 0 {
+                format!(" [attempt {}/{}]", attempt + 1, total + 1)
+            } else {
+                String::new()
+            };
+            publish(
+                &*self.bus,
+                &event("sending_task", format!("Sending task '{task}'{suffix}")),
+            )
+            .await;
+            publish(
+                &*self.bus,
+                &event("task_started", format!("Task started '{task}'{suffix}")),
+            )
+            .await;
+            let outcome = self.execute(ctx, m, op, name, all, related).await;
+            let error = match outcome {
+                Ok(result) => {
+                    let shown = result.map_or_else(String::new, |r| format!(" ({r})"));
+                    publish(
+                        &*self.bus,
+                        &event(
+                            "task_succeeded",
+                            format!("Task succeeded '{task}{shown}'{suffix}"),
+                        ),
+                    )
+                    .await;
+                    return Ok(());
+                }
+                Err(e) => e,
+            };
+            // Uninstall's tasks have 3.3's "ignore" handler: only an
+            // explicit `ctx operation retry` runs them again.
+            let retries_failures = !UNINSTALL_OPS.contains(&name);
+            let can_retry = match &error {
+                TaskError::NonRecoverable(_) => false,
+                TaskError::Recoverable(_) if !retries_failures => false,
+                _ => total < 0 || attempt < total,
+            };
+            let shown_attempt = if total < 0 {
+                String::new()
+            } else {
+                format!(" [attempt {}/{}]", attempt + 1, total + 1)
+            };
+            let (kind, after) = match &error {
+                TaskError::Retry(_, after) if can_retry => {
+                    ("task_rescheduled", after.map(|a| a as f64))
+                }
+                _ => ("task_failed", None),
+            };
+            publish(
+                &*self.bus,
+                &event(
+                    kind,
+                    format!(
+                        "Task {} '{task}' -> {}{shown_attempt}",
+                        if kind == "task_rescheduled" {
+                            "rescheduled"
+                        } else {
+                            "failed"
+                        },
+                        error.message()
+                    ),
+                ),
+            )
+            .await;
+            if !can_retry {
+                return Err(format!("Task failed '{task}' -> {}", error.message()));
+            }
+            let wait = after.unwrap_or(settings.1);
+            let until =
+                tokio::time::Instant::now() + std::time::Duration::from_secs_f64(wait.max(0.0));
+            while tokio::time::Instant::now() < until {
+                if cancelled(self, ctx) {
+                    return Err(format!("Task '{task}' cancelled while waiting to retry"));
+                }
+                tokio::time::sleep(
+                    std::time::Duration::from_millis(100).min(until - tokio::time::Instant::now()),
+                )
+                .await;
+            }
+            attempt += 1;
+        }
+    }
+
+    /// `(total retries, retry interval s)`: the operation's, else the
+    /// provider context's `cloudify.workflows` (3.3: -1 = forever, 30 s).
+    fn task_settings(&self, op: &Value) -> (i64, f64) {
+        let pc = self
+            .model
+            .store
+            .get(crate::model::PROVIDER_CONTEXT, "CONTEXT")
+            .ok()
+            .flatten()
+            .map_or_else(crate::rest::provider::default_context, |d| d.doc);
+        let wf = &pc["context"]["cloudify"]["workflows"];
+        let total = op["max_retries"]
+            .as_i64()
+            .or(wf["task_retries"].as_i64())
+            .unwrap_or(-1);
+        let interval = op["retry_interval"]
+            .as_f64()
+            .or(wf["task_retry_interval"].as_f64())
+            .unwrap_or(30.0);
+        (total, interval)
+    }
+
+    fn side(&self, m: &Member, all: &[Member]) -> Side {
+        let doc = self
+            .model
+            .store
+            .get(NODE_INSTANCES, m.id())
+            .ok()
+            .flatten()
+            .map_or_else(|| m.instance.clone(), |d| d.doc);
+        let runtime = doc["runtime_properties"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        let host = all
+            .iter()
+            .find(|h| h.instance["id"] == m.instance["host_id"]);
+        let host_ip = host.and_then(|h| {
+            let hd = self.model.store.get(NODE_INSTANCES, h.id()).ok().flatten();
+            hd.and_then(|d| {
+                d.doc["runtime_properties"]["ip"]
+                    .as_str()
+                    .map(str::to_owned)
+            })
+            .or_else(|| h.node["properties"]["ip"].as_str().map(str::to_owned))
+        });
+        Side {
+            node: m.node.clone(),
+            instance_id: m.id().to_owned(),
+            runtime: Arc::new(parking_lot::Mutex::new(runtime)),
+            dirty: Arc::new(parking_lot::Mutex::new(false)),
+            host_ip,
+        }
+    }
+
+    fn save(&self, side: &Side) -> Result<(), String> {
+        if !*side.dirty.lock() {
+            return Ok(());
+        }
+        let mut patch = Map::new();
+        patch.insert(
+            "runtime_properties".into(),
+            Value::Object(side.runtime.lock().clone()),
         );
-        let mut ev = workflow_event(
-            ctx,
-            "task_failed",
-            &format!("Task failed '{task}' -> {why}"),
-            json!({"error": why}),
-        );
-        let c = &mut ev["context"];
-        c["node_name"] = json!(m.node_name());
-        c["node_id"] = json!(m.id());
-        c["task_name"] = json!(task);
-        c["operation"] = json!(name);
-        c["plugin"] = op["plugin"].clone();
-        publish(&*self.bus, &ev).await;
-        Err(format!("Task failed '{task}' -> {why}"))
+        self.model
+            .store
+            .update(NODE_INSTANCES, &side.instance_id, patch, None)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    /// One attempt of an implemented operation.
+    async fn execute(
+        &self,
+        ctx: &WorkflowContext,
+        m: &Member,
+        op: &Value,
+        name: &str,
+        all: &[Member],
+        related: Option<(&Member, &Member)>,
+    ) -> Result<Option<Value>, TaskError> {
+        let task = op["operation"].as_str().unwrap_or_default();
+        if task != "script_runner.tasks.run" {
+            return Err(TaskError::NonRecoverable(format!(
+                "plugin '{}' (task {task}) is not available in cfyd; only the script plugin runs so far",
+                op["plugin"].as_str().unwrap_or_default()
+            )));
+        }
+        if op["executor"] == "host_agent" {
+            let host = all
+                .iter()
+                .find(|h| h.instance["id"] == m.instance["host_id"]);
+            let method = host.map_or_else(|| "remote".to_owned(), Member::install_method);
+            if method != "none" {
+                return Err(TaskError::NonRecoverable(format!(
+                    "host_agent operations need the host's agent (install_method: {method}); agents are not supported yet by cfyd — use install_method: none to run them on the manager"
+                )));
+            }
+        }
+        let inputs = op["inputs"].as_object().cloned().unwrap_or_default();
+        let script_path = inputs["script_path"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let resources = self
+            .model
+            .resources
+            .join("blueprints")
+            .join(&ctx.blueprint_id);
+        if script_path.split('/').any(|p| p == "..") || script_path.starts_with('/') {
+            return Err(TaskError::NonRecoverable(format!(
+                "script path {script_path} leaves the blueprint"
+            )));
+        }
+        let work = tempfile::Builder::new()
+            .prefix("cfyd-op-")
+            .tempdir()
+            .map_err(|e| {
+                TaskError::NonRecoverable(format!("cannot create an operation directory: {e}"))
+            })?;
+        let this = self.side(m, all);
+        let sides = related.map(|(s, t)| {
+            let source = if s.id() == m.id() {
+                this.clone()
+            } else {
+                self.side(s, all)
+            };
+            let target = if t.id() == m.id() {
+                this.clone()
+            } else {
+                self.side(t, all)
+            };
+            (source, target)
+        });
+        let opctx = Arc::new(OpContext {
+            workflow: ctx.clone(),
+            operation: name.to_owned(),
+            task_name: task.to_owned(),
+            plugin: op["plugin"].as_str().unwrap_or_default().to_owned(),
+            this: this.clone(),
+            related: sides.clone(),
+            resources: resources.clone(),
+            work_dir: work.path().to_owned(),
+            bus: self.bus.clone(),
+            returned: parking_lot::Mutex::new(None),
+            retry: parking_lot::Mutex::new(None),
+        });
+        let result = script::run(opctx, resources.join(&script_path), &inputs).await?;
+        // 3.3 writes runtime properties back only after a success.
+        let mut written = vec![this];
+        if let Some((s, t)) = sides {
+            written.push(s);
+            written.push(t);
+        }
+        for side in &written {
+            self.save(side).map_err(TaskError::Recoverable)?;
+        }
+        Ok(result)
     }
 
     async fn lifecycle_op(
@@ -153,12 +411,13 @@ impl Engine {
         ctx: &WorkflowContext,
         m: &Member,
         name: &str,
+        all: &[Member],
     ) -> Result<(), String> {
         let op = m.node["operations"]
             .get(name)
             .cloned()
             .unwrap_or(Value::Null);
-        self.operation(ctx, m, &op, name).await
+        self.operation(ctx, m, &op, name, all, None).await
     }
 
     /// The source and target operations `name` of every relationship of `m`.
@@ -167,6 +426,7 @@ impl Engine {
         ctx: &WorkflowContext,
         m: &Member,
         name: &str,
+        all: &[Member],
     ) -> Result<(), String> {
         for r in m.instance["relationships"].as_array().into_iter().flatten() {
             let Some(plan) = m.node["relationships"]
@@ -177,20 +437,34 @@ impl Engine {
             else {
                 continue;
             };
+            let Some(target) = all.iter().find(|t| t.instance["id"] == r["target_id"]) else {
+                continue;
+            };
             for side in ["source_operations", "target_operations"] {
                 let op = plan[side].get(name).cloned().unwrap_or(Value::Null);
-                self.operation(ctx, m, &op, name).await?;
+                let on = if side == "source_operations" {
+                    m
+                } else {
+                    target
+                };
+                self.operation(ctx, on, &op, name, all, Some((m, target)))
+                    .await?;
             }
         }
         Ok(())
     }
 
-    async fn install_one(&self, ctx: &WorkflowContext, m: &Member) -> Result<(), Outcome> {
+    async fn install_one(
+        &self,
+        ctx: &WorkflowContext,
+        m: &Member,
+        all: &[Member],
+    ) -> Result<(), Outcome> {
         let fail = Outcome::Failed;
         self.set_state(m, "initializing").await?;
         self.node_event(ctx, m, "Creating node").await;
         self.set_state(m, "creating").await?;
-        self.lifecycle_op(ctx, m, "cloudify.interfaces.lifecycle.create")
+        self.lifecycle_op(ctx, m, "cloudify.interfaces.lifecycle.create", all)
             .await
             .map_err(fail)?;
         self.set_state(m, "created").await?;
@@ -198,12 +472,13 @@ impl Engine {
             ctx,
             m,
             "cloudify.interfaces.relationship_lifecycle.preconfigure",
+            all,
         )
         .await
         .map_err(fail)?;
         self.set_state(m, "configuring").await?;
         self.node_event(ctx, m, "Configuring node").await;
-        self.lifecycle_op(ctx, m, "cloudify.interfaces.lifecycle.configure")
+        self.lifecycle_op(ctx, m, "cloudify.interfaces.lifecycle.configure", all)
             .await
             .map_err(fail)?;
         self.set_state(m, "configured").await?;
@@ -211,12 +486,13 @@ impl Engine {
             ctx,
             m,
             "cloudify.interfaces.relationship_lifecycle.postconfigure",
+            all,
         )
         .await
         .map_err(fail)?;
         self.set_state(m, "starting").await?;
         self.node_event(ctx, m, "Starting node").await;
-        self.lifecycle_op(ctx, m, "cloudify.interfaces.lifecycle.start")
+        self.lifecycle_op(ctx, m, "cloudify.interfaces.lifecycle.start", all)
             .await
             .map_err(fail)?;
         if m.is_compute() {
@@ -228,13 +504,14 @@ impl Engine {
                 )));
             }
         }
-        self.lifecycle_op(ctx, m, "cloudify.interfaces.monitoring.start")
+        self.lifecycle_op(ctx, m, "cloudify.interfaces.monitoring.start", all)
             .await
             .map_err(fail)?;
         self.relationship_ops(
             ctx,
             m,
             "cloudify.interfaces.relationship_lifecycle.establish",
+            all,
         )
         .await
         .map_err(fail)?;
@@ -242,7 +519,12 @@ impl Engine {
     }
 
     /// Uninstall ignores task failures, as 3.3 does.
-    async fn uninstall_one(&self, ctx: &WorkflowContext, m: &Member) -> Result<(), Outcome> {
+    async fn uninstall_one(
+        &self,
+        ctx: &WorkflowContext,
+        m: &Member,
+        all: &[Member],
+    ) -> Result<(), Outcome> {
         let ignore = |r: Result<(), String>| async move {
             if let Err(why) = r {
                 self.node_event(ctx, m, &format!("Ignoring task failure: {why}"))
@@ -252,25 +534,30 @@ impl Engine {
         self.set_state(m, "stopping").await?;
         self.node_event(ctx, m, "Stopping node").await;
         ignore(
-            self.lifecycle_op(ctx, m, "cloudify.interfaces.monitoring.stop")
+            self.lifecycle_op(ctx, m, "cloudify.interfaces.monitoring.stop", all)
                 .await,
         )
         .await;
         ignore(
-            self.lifecycle_op(ctx, m, "cloudify.interfaces.lifecycle.stop")
+            self.lifecycle_op(ctx, m, "cloudify.interfaces.lifecycle.stop", all)
                 .await,
         )
         .await;
         self.set_state(m, "stopped").await?;
         ignore(
-            self.relationship_ops(ctx, m, "cloudify.interfaces.relationship_lifecycle.unlink")
-                .await,
+            self.relationship_ops(
+                ctx,
+                m,
+                "cloudify.interfaces.relationship_lifecycle.unlink",
+                all,
+            )
+            .await,
         )
         .await;
         self.set_state(m, "deleting").await?;
         self.node_event(ctx, m, "Deleting node").await;
         ignore(
-            self.lifecycle_op(ctx, m, "cloudify.interfaces.lifecycle.delete")
+            self.lifecycle_op(ctx, m, "cloudify.interfaces.lifecycle.delete", all)
                 .await,
         )
         .await;
@@ -306,9 +593,9 @@ impl Engine {
                     return Err(Outcome::Cancelled);
                 }
                 if install {
-                    self.install_one(ctx, &members[i]).await?;
+                    self.install_one(ctx, &members[i], &members).await?;
                 } else {
-                    self.uninstall_one(ctx, &members[i]).await?;
+                    self.uninstall_one(ctx, &members[i], &members).await?;
                 }
             }
         }

@@ -10,9 +10,11 @@
 //! `scale`, `heal` and other blueprint-mapped workflows are refused at
 //! start by the REST service.
 
+mod ctx;
 pub mod events;
 mod graph;
 mod lifecycle;
+mod script;
 
 use std::sync::Arc;
 

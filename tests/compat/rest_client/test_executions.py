@@ -1,6 +1,5 @@
 """ExecutionsClient: the create_deployment_environment execution that deployment
-creation starts, get/list, and starting install while cfyd cannot run
-operations yet (cloudify-api.md 1.3 Execution, 1.4 Executions, trap 10)."""
+creation starts, get/list, and starting a workflow (cloudify-api.md 1.3 Execution, 1.4 Executions, trap 10)."""
 
 import time
 import uuid
@@ -89,22 +88,20 @@ def test_get_of_a_missing_execution_is_not_found(client, deployment):
     assert info.value.args[0] == f"execution {missing} not found"
 
 
-def test_start_install_runs_until_an_operation_cfyd_cannot_run_yet(client, deployment):
-    """The engine runs install in relationship order; hello-web's scripts need
-    the script executor, which has not landed: the execution must end
-    `failed` with an error that says so, not hang or pretend to succeed.
-    Replace this test when the executors land."""
-    ex = client.executions.start(deployment, "install")
+def test_start_uninstall_runs_to_terminated(client, deployment):
+    """The engine runs hello-web's uninstall (its stop and delete scripts find
+    nothing to remove): the execution ends `terminated` and every instance is
+    `deleted`. (install would start a web server on a fixed port.)"""
+    ex = client.executions.start(deployment, "uninstall")
     check_execution(ex, deployment)
-    assert (ex.workflow_id, ex.status) == ("install", "pending")
+    assert (ex.workflow_id, ex.status) == ("uninstall", "pending")
     for _ in range(400):
         ex = client.executions.get(ex.id)
         if ex.status in Execution.END_STATES:
             break
         time.sleep(0.05)
-    assert ex.status == Execution.FAILED, ex
-    assert "not supported yet" in ex.error, ex.error
-    # the deployment stays usable: nothing is left pending or started
+    assert ex.status == Execution.TERMINATED, ex
+    assert all(i.state == "deleted" for i in client.node_instances.list(deployment_id=deployment))
     for e in client.executions.list(deployment_id=deployment):
         assert e.status in Execution.END_STATES, e
 

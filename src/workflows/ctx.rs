@@ -1,0 +1,258 @@
+//! The per-operation context proxy that a script's `ctx` calls reach:
+//! loopback HTTP on a free port, one random token in the path, the 3.3
+//! proxy's JSON (`{"args": [...]}` → `{"type": "result"|"error",
+//! "payload": ...}`).
+//!
+//! Supported (the 3.3 ctx CLI, dashes read as underscores): `node id|name`,
+//! `node properties [path [...]]`, `instance id`, `instance
+//! runtime_properties [path [value]]`, `instance host_ip`, `source|target
+//! <node|instance ...>` in relationship operations, `deployment id`,
+//! `blueprint id`, `execution_id`, `workflow_id`, `operation name`,
+//! `operation retry [message [after]]`, `logger <level> <message>`,
+//! `download_resource <path> [target]`, `returns <value>`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::routing::post;
+use parking_lot::Mutex;
+use serde_json::{Map, Value, json};
+use tokio::sync::watch;
+
+use super::events::{WorkflowContext, publish};
+use crate::bus::MessageBus;
+
+/// One side of an operation: a node and one of its instances.
+#[derive(Debug, Clone)]
+pub struct Side {
+    pub node: Value,
+    pub instance_id: String,
+    pub runtime: Arc<Mutex<Map<String, Value>>>,
+    pub dirty: Arc<Mutex<bool>>,
+    /// The host instance's `ip` runtime property or node property.
+    pub host_ip: Option<String>,
+}
+
+/// What the proxy answers from.
+pub struct OpContext {
+    pub workflow: WorkflowContext,
+    pub operation: String,
+    pub task_name: String,
+    pub plugin: String,
+    /// The instance the operation runs on (the source in relationship ops).
+    pub this: Side,
+    /// `(source, target)` in relationship operations.
+    pub related: Option<(Side, Side)>,
+    pub resources: PathBuf,
+    pub work_dir: PathBuf,
+    pub bus: Arc<dyn MessageBus>,
+    pub returned: Mutex<Option<Value>>,
+    /// `ctx operation retry`: the message and the seconds to wait.
+    pub retry: Mutex<Option<(String, Option<u64>)>>,
+}
+
+/// The value at a dotted path; null when missing (3.3's `dict.get`).
+fn walk(v: &Value, path: &[String]) -> Result<Value, String> {
+    let mut v = v;
+    for p in path.iter().flat_map(|p| p.split('.')) {
+        match v.get(p) {
+            Some(next) => v = next,
+            None => return Ok(Value::Null),
+        }
+    }
+    Ok(v.clone())
+}
+
+fn set_path(map: &mut Map<String, Value>, path: &[String], value: Value) -> Result<(), String> {
+    let keys: Vec<&str> = path.iter().flat_map(|p| p.split('.')).collect();
+    let Some((last, parents)) = keys.split_last() else {
+        return Err("a runtime property path is needed".into());
+    };
+    let mut m = map;
+    for k in parents {
+        let next = m
+            .entry((*k).to_owned())
+            .or_insert_with(|| Value::Object(Map::new()));
+        m = next
+            .as_object_mut()
+            .ok_or_else(|| format!("'{k}' is not a dictionary"))?;
+    }
+    m.insert((*last).to_owned(), value);
+    Ok(())
+}
+
+impl OpContext {
+    fn side(&self, args: &[String]) -> (Side, Vec<String>) {
+        match (args.first().map(String::as_str), &self.related) {
+            (Some("source"), Some((s, _))) => (s.clone(), args[1..].to_vec()),
+            (Some("target"), Some((_, t))) => (t.clone(), args[1..].to_vec()),
+            _ => (self.this.clone(), args.to_vec()),
+        }
+    }
+
+    async fn log(&self, level: &str, message: &str) {
+        let mut ev = json!({
+            "type": "cloudify_log", "level": level, "logger": self.task_name,
+            "message": {"text": message}, "message_code": null,
+            "context": {
+                "execution_id": self.workflow.execution_id, "workflow_id": self.workflow.workflow_id,
+                "deployment_id": self.workflow.deployment_id, "blueprint_id": self.workflow.blueprint_id,
+                "node_id": self.this.instance_id, "node_name": self.this.node["id"],
+                "operation": self.operation, "task_name": self.task_name, "plugin": self.plugin,
+            },
+        });
+        ev["timestamp"] =
+            super::events::workflow_event(&self.workflow, "", "", Value::Null)["timestamp"].clone();
+        publish(&*self.bus, &ev).await;
+    }
+
+    /// Evaluates one ctx call.
+    pub async fn call(&self, raw: &[String]) -> Result<Value, String> {
+        let args: Vec<String> = raw
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                if i < 2 {
+                    a.replace('-', "_")
+                } else {
+                    a.clone()
+                }
+            })
+            .collect();
+        let head = args.first().map(String::as_str).unwrap_or_default();
+        match head {
+            "logger" => {
+                let level = args.get(1).map_or("info", String::as_str);
+                let level = if level == "warning" { "warn" } else { level };
+                let text = raw[2.min(raw.len())..].join(" ");
+                self.log(level, &text).await;
+                Ok(Value::Null)
+            }
+            "returns" => {
+                *self.returned.lock() = Some(raw.get(1).map_or(Value::Null, |v| json!(v)));
+                Ok(Value::Null)
+            }
+            "deployment" => Ok(json!(self.workflow.deployment_id)),
+            "blueprint" => Ok(json!(self.workflow.blueprint_id)),
+            "execution_id" => Ok(json!(self.workflow.execution_id)),
+            "workflow_id" => Ok(json!(self.workflow.workflow_id)),
+            "operation" => match args.get(1).map(String::as_str) {
+                Some("name") => Ok(json!(self.operation)),
+                Some("retry") => {
+                    let msg = raw
+                        .get(2)
+                        .cloned()
+                        .unwrap_or_else(|| "operation retry requested".into());
+                    let after = raw.get(3).and_then(|a| a.parse().ok());
+                    *self.retry.lock() = Some((msg, after));
+                    Ok(Value::Null)
+                }
+                other => Err(format!("ctx operation {other:?} is not supported")),
+            },
+            "download_resource" => {
+                let path = raw
+                    .get(1)
+                    .ok_or("download-resource needs a resource path")?;
+                if path.split('/').any(|p| p == "..") || path.starts_with('/') {
+                    return Err(format!("resource path {path} leaves the blueprint"));
+                }
+                let src = self.resources.join(path);
+                let dest = match raw.get(2) {
+                    Some(t) => PathBuf::from(t),
+                    None => self
+                        .work_dir
+                        .join(path.rsplit('/').next().unwrap_or("resource")),
+                };
+                tokio::fs::copy(&src, &dest)
+                    .await
+                    .map_err(|e| format!("cannot download resource {path}: {e}"))?;
+                Ok(json!(dest.to_string_lossy()))
+            }
+            "node" | "instance" | "source" | "target" => {
+                let (side, rest) = self.side(&args);
+                let raw_rest = &raw[raw.len() - rest.len()..];
+                match (
+                    rest.first().map(String::as_str),
+                    rest.get(1).map(String::as_str),
+                ) {
+                    (Some("node"), Some("id" | "name")) => Ok(side.node["id"].clone()),
+                    (Some("node"), Some("properties")) => {
+                        walk(&side.node["properties"], &rest[2..])
+                    }
+                    (Some("instance"), Some("id")) => Ok(json!(side.instance_id)),
+                    (Some("instance"), Some("host_ip")) => Ok(json!(side.host_ip)),
+                    (Some("instance"), Some("runtime_properties")) => {
+                        let path = &raw_rest[2..];
+                        if path.len() >= 2 {
+                            let (keys, value) = path.split_at(path.len() - 1);
+                            // 3.3's `@` prefix marks a JSON argument.
+                            let value = match value[0].strip_prefix('@') {
+                                Some(j) => {
+                                    serde_json::from_str(j).unwrap_or_else(|_| json!(value[0]))
+                                }
+                                None => json!(value[0]),
+                            };
+                            set_path(&mut side.runtime.lock(), keys, value)?;
+                            *side.dirty.lock() = true;
+                            Ok(Value::Null)
+                        } else {
+                            walk(&Value::Object(side.runtime.lock().clone()), path)
+                        }
+                    }
+                    _ => Err(format!(
+                        "ctx {} is not supported yet by cfyd",
+                        raw.join(" ")
+                    )),
+                }
+            }
+            _ => Err(format!(
+                "ctx {} is not supported yet by cfyd",
+                raw.join(" ")
+            )),
+        }
+    }
+}
+
+async fn handle(
+    State((ctx, token)): State<(Arc<OpContext>, String)>,
+    Path(given): Path<String>,
+    Json(body): Json<Value>,
+) -> Json<Value> {
+    if given != token {
+        return Json(json!({"type": "error", "payload": {"error": "bad ctx token"}}));
+    }
+    let args: Vec<String> = body["args"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|a| a.as_str().map_or_else(|| a.to_string(), str::to_owned))
+        .collect();
+    match ctx.call(&args).await {
+        Ok(v) => Json(json!({"type": "result", "payload": v})),
+        Err(e) => Json(json!({"type": "error", "payload": {"error": e}})),
+    }
+}
+
+/// Serves `ctx` on a free loopback port until `stop`; returns the URL
+/// scripts get as `CTX_SOCKET_URL`.
+pub async fn serve(
+    ctx: Arc<OpContext>,
+    mut stop: watch::Receiver<bool>,
+) -> std::io::Result<String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let token = uuid::Uuid::new_v4().simple().to_string();
+    let app = axum::Router::new()
+        .route("/{token}", post(handle))
+        .with_state((ctx, token.clone()));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await;
+    });
+    Ok(format!("http://{addr}/{token}"))
+}

@@ -1,0 +1,149 @@
+//! The built-in script plugin (`script_runner.tasks.run`): runs a script
+//! from the blueprint's resources with its interpreter, operation inputs
+//! as environment variables, `process` options (cwd, env, args,
+//! command_prefix), and `ctx` on its PATH talking to a per-operation proxy.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+use tokio::process::Command;
+use tokio::sync::watch;
+
+use super::ctx::{self, OpContext};
+
+/// How an operation failed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TaskError {
+    /// Retried while retries remain (3.3: a non-zero exit is recoverable).
+    Recoverable(String),
+    /// `ctx operation retry`: always retried, after the given seconds.
+    Retry(String, Option<u64>),
+    NonRecoverable(String),
+}
+
+impl TaskError {
+    pub fn message(&self) -> &str {
+        match self {
+            TaskError::Recoverable(m) | TaskError::Retry(m, _) | TaskError::NonRecoverable(m) => m,
+        }
+    }
+}
+
+/// The command that runs `script`: its shebang, else by extension.
+fn command_for(script: &Path, prefix: Option<&str>) -> Command {
+    if let Some(p) = prefix.filter(|p| !p.trim().is_empty()) {
+        let mut parts = p.split_whitespace();
+        let mut c = Command::new(parts.next().unwrap_or("sh"));
+        c.args(parts).arg(script);
+        return c;
+    }
+    let head = std::fs::read(script)
+        .ok()
+        .and_then(|b| {
+            let line = b.split(|c| *c == b'\n').next()?.to_vec();
+            String::from_utf8(line).ok()
+        })
+        .unwrap_or_default();
+    if let Some(interp) = head.strip_prefix("#!") {
+        let mut parts = interp.split_whitespace();
+        if let Some(prog) = parts.next() {
+            let mut c = Command::new(prog);
+            c.args(parts).arg(script);
+            return c;
+        }
+    }
+    let prog = match script.extension().and_then(|e| e.to_str()) {
+        Some("py") => "python3",
+        _ => "bash",
+    };
+    let mut c = Command::new(prog);
+    c.arg(script);
+    c
+}
+
+fn env_value(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn tail(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(10)..].join("\n")
+}
+
+/// Runs the script; `Ok` carries what `ctx returns` gave.
+pub async fn run(
+    op: Arc<OpContext>,
+    script: PathBuf,
+    inputs: &Map<String, Value>,
+) -> Result<Option<Value>, TaskError> {
+    if !script.is_file() {
+        return Err(TaskError::NonRecoverable(format!(
+            "script {} not found in the blueprint",
+            script.display()
+        )));
+    }
+    let bin = op.work_dir.join("bin");
+    std::fs::create_dir_all(&bin).map_err(|e| {
+        TaskError::NonRecoverable(format!("cannot prepare the operation directory: {e}"))
+    })?;
+    let exe = std::env::current_exe().map_err(|e| TaskError::NonRecoverable(e.to_string()))?;
+    let link = bin.join("ctx");
+    if !link.exists() {
+        std::os::unix::fs::symlink(&exe, &link)
+            .map_err(|e| TaskError::NonRecoverable(format!("cannot put ctx on PATH: {e}")))?;
+    }
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let url = ctx::serve(op.clone(), stop_rx)
+        .await
+        .map_err(|e| TaskError::NonRecoverable(format!("cannot start the ctx proxy: {e}")))?;
+    let process = inputs.get("process").cloned().unwrap_or(Value::Null);
+    let mut cmd = command_for(&script, process["command_prefix"].as_str());
+    for a in process["args"].as_array().into_iter().flatten() {
+        cmd.arg(env_value(a));
+    }
+    for (k, v) in inputs {
+        if k != "script_path" && k != "process" {
+            cmd.env(k, env_value(v));
+        }
+    }
+    for (k, v) in process["env"].as_object().into_iter().flatten() {
+        cmd.env(k, env_value(v));
+    }
+    let path = std::env::var("PATH").unwrap_or_default();
+    cmd.env("PATH", format!("{}:{path}", bin.display()))
+        .env("CTX_SOCKET_URL", &url)
+        .current_dir(
+            process["cwd"]
+                .as_str()
+                .map_or_else(|| op.work_dir.clone(), PathBuf::from),
+        )
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    let out = cmd.output().await;
+    let _ = stop_tx.send(true);
+    let out =
+        out.map_err(|e| TaskError::Recoverable(format!("cannot run {}: {e}", script.display())))?;
+    if let Some((msg, after)) = op.retry.lock().take() {
+        return Err(TaskError::Retry(msg, after));
+    }
+    if !out.status.success() {
+        let code = out
+            .status
+            .code()
+            .map_or_else(|| "a signal".to_owned(), |c| format!("code {c}"));
+        return Err(TaskError::Recoverable(format!(
+            "ProcessExecutionError: {} exited with {code}; stderr: {}",
+            script
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            tail(&out.stderr)
+        )));
+    }
+    Ok(op.returned.lock().take())
+}
