@@ -512,3 +512,104 @@ async fn runnable_retry_then_succeed_installs_on_the_third_attempt() {
     let exec = wait_end(&cfyd, exec["id"].as_str().unwrap()).await;
     assert_eq!(exec["status"], "terminated", "{exec}");
 }
+
+/// A free TCP port on 127.0.0.1 for a blueprint's server input.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn runnable_blueprints_install_and_uninstall() {
+    let cfyd = Cfyd::start();
+    let run = tempfile::tempdir().unwrap();
+    let suffix: String = run
+        .path()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect::<String>()
+        .to_lowercase();
+    let cases = [
+        ("hello-web", json!({"webserver_port": free_port()})),
+        ("two-tier", json!({"db_port": free_port()})),
+        ("multi-instance", json!({})),
+        ("ops-and-inputs", json!({})),
+    ];
+    for (name, inputs) in cases {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/blueprints/runnable")
+            .join(name);
+        let mut b = tar::Builder::new(flate2::write::GzEncoder::new(
+            Vec::new(),
+            flate2::Compression::fast(),
+        ));
+        b.append_dir_all(name, &dir).unwrap();
+        let resp = reqwest::Client::new()
+            .put(cfyd.url(
+                "rest",
+                &format!("/api/v2/blueprints/{name}?application_file_name=blueprint.yaml"),
+            ))
+            .body(b.into_inner().unwrap().finish().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 201, "{name}");
+        let dep = format!("{name}-{suffix}");
+        let (code, d) = call(
+            &cfyd,
+            Method::PUT,
+            &format!("/deployments/{dep}"),
+            Some(json!({"blueprint_id": name, "inputs": inputs})),
+        )
+        .await;
+        assert_eq!(code, 201, "{d}");
+        let (_, exec) = start(&cfyd, &dep, "install").await;
+        let exec = wait_end(&cfyd, exec["id"].as_str().unwrap()).await;
+        assert_eq!(exec["status"], "terminated", "{name}: {exec}");
+        let (_, out) = call(
+            &cfyd,
+            Method::GET,
+            &format!("/deployments/{dep}/outputs"),
+            None,
+        )
+        .await;
+        let outputs = &out["outputs"];
+        match name {
+            "hello-web" => {
+                let url = outputs["http_endpoint"].as_str().unwrap();
+                let page = reqwest::get(url).await.unwrap().text().await.unwrap();
+                assert!(page.contains(&dep), "the page names the deployment: {page}");
+            }
+            "two-tier" => {
+                assert_eq!(outputs["app_db_endpoint"], outputs["db_endpoint"], "{out}");
+                assert_eq!(outputs["app_record_count"], "3", "{out}");
+            }
+            "multi-instance" => assert_eq!(outputs["worker_count"], "3", "{out}"),
+            _ => assert_eq!(outputs["reader_saw"], 3, "{out}"),
+        }
+        let (_, exec) = start(&cfyd, &dep, "uninstall").await;
+        let exec = wait_end(&cfyd, exec["id"].as_str().unwrap()).await;
+        assert_eq!(exec["status"], "terminated", "{name}: {exec}");
+        let (_, inst) = call(
+            &cfyd,
+            Method::GET,
+            &format!("/node-instances?deployment_id={dep}"),
+            None,
+        )
+        .await;
+        assert!(
+            inst["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|i| i["state"] == "deleted"),
+            "{name}: {inst}"
+        );
+    }
+}

@@ -110,11 +110,17 @@ impl OpContext {
 
     /// Evaluates one ctx call.
     pub async fn call(&self, raw: &[String]) -> Result<Value, String> {
+        // Command words (not values) read dashes as underscores.
+        let words = if matches!(raw.first().map(String::as_str), Some("source" | "target")) {
+            3
+        } else {
+            2
+        };
         let args: Vec<String> = raw
             .iter()
             .enumerate()
             .map(|(i, a)| {
-                if i < 2 {
+                if i < words {
                     a.replace('-', "_")
                 } else {
                     a.clone()

@@ -317,6 +317,43 @@ impl Engine {
             .map_err(|e| e.to_string())
     }
 
+    /// Operation inputs with `get_attribute` and `concat` evaluated now, as
+    /// a 3.3 agent asked `/evaluate/functions` before running.
+    fn runtime_inputs(
+        &self,
+        ctx: &WorkflowContext,
+        m: &Member,
+        all: &[Member],
+        related: Option<(&Member, &Member)>,
+        inputs: Map<String, Value>,
+    ) -> Result<Map<String, Value>, TaskError> {
+        let mut props = Map::new();
+        for member in all {
+            props
+                .entry(member.node_name().to_owned())
+                .or_insert_with(|| member.node["properties"].clone());
+        }
+        let context = crate::dsl::functions::Context {
+            self_instance: Some(m.id().to_owned()),
+            source: related.map(|(s, _)| s.id().to_owned()),
+            target: related.map(|(_, t)| t.id().to_owned()),
+        };
+        let rt = crate::model::runtime::StoredRuntime {
+            model: &self.model,
+            deployment_id: &ctx.deployment_id,
+        };
+        match crate::dsl::functions::eval_runtime(&Value::Object(inputs), &context, &rt, &props) {
+            Ok(Value::Object(evaluated)) => Ok(evaluated),
+            Ok(_) => Err(TaskError::NonRecoverable(
+                "operation inputs are not a dictionary".into(),
+            )),
+            Err(e) => Err(TaskError::NonRecoverable(format!(
+                "cannot evaluate the operation inputs: {}",
+                e.message
+            ))),
+        }
+    }
+
     /// One attempt of an implemented operation.
     async fn execute(
         &self,
@@ -345,7 +382,10 @@ impl Engine {
                 )));
             }
         }
-        let inputs = op["inputs"].as_object().cloned().unwrap_or_default();
+        let mut inputs = op["inputs"].as_object().cloned().unwrap_or_default();
+        if op["has_intrinsic_functions"] == true {
+            inputs = self.runtime_inputs(ctx, m, all, related, inputs)?;
+        }
         let script_path = inputs["script_path"]
             .as_str()
             .unwrap_or_default()
