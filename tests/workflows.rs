@@ -535,6 +535,16 @@ async fn runnable_blueprints_install_and_uninstall() {
         .filter(char::is_ascii_alphanumeric)
         .collect::<String>()
         .to_lowercase();
+    // A failing script fails the test at once instead of retrying forever.
+    let (code, _) = call(
+        &cfyd,
+        Method::POST,
+        "/provider/context",
+        Some(json!({"name": "lab",
+        "context": {"cloudify": {"workflows": {"task_retries": 1, "task_retry_interval": 0}}}})),
+    )
+    .await;
+    assert_eq!(code, 201);
     let cases = [
         ("hello-web", json!({"webserver_port": free_port()})),
         ("two-tier", json!({"db_port": free_port()})),

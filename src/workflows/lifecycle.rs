@@ -12,12 +12,17 @@ use serde_json::{Map, Value, json};
 
 use std::sync::Arc;
 
+use futures_util::StreamExt;
+
 use super::ctx::{OpContext, Side};
 use super::events::{WorkflowContext, publish, workflow_event};
 use super::graph::{Vertex, install_layers};
 use super::script::{self, TaskError};
 use super::{Engine, Outcome};
 use crate::model::{EXECUTIONS, NODE_INSTANCES, NODES};
+
+/// Instances of one layer that install (or uninstall) at once.
+const PARALLEL: usize = 16;
 
 /// The operations uninstall runs, whose failures are ignored, not retried.
 const UNINSTALL_OPS: &[&str] = &[
@@ -628,15 +633,28 @@ impl Engine {
             layers.reverse();
         }
         for layer in layers {
-            for i in layer {
-                if cancelled(self, ctx) {
-                    return Err(Outcome::Cancelled);
-                }
-                if install {
-                    self.install_one(ctx, &members[i], &members).await?;
-                } else {
-                    self.uninstall_one(ctx, &members[i], &members).await?;
-                }
+            // The instances of a layer are independent: up to PARALLEL run
+            // at once; the layer's first failure (or a cancel) ends the
+            // workflow once the running ones finish.
+            let results: Vec<Result<(), Outcome>> = futures_util::stream::iter(layer)
+                .map(|i| {
+                    let members = &members;
+                    async move {
+                        if cancelled(self, ctx) {
+                            return Err(Outcome::Cancelled);
+                        }
+                        if install {
+                            self.install_one(ctx, &members[i], members).await
+                        } else {
+                            self.uninstall_one(ctx, &members[i], members).await
+                        }
+                    }
+                })
+                .buffer_unordered(PARALLEL)
+                .collect()
+                .await;
+            if let Some(err) = results.into_iter().find_map(Result::err) {
+                return Err(err);
             }
         }
         Ok(())
