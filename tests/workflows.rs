@@ -623,3 +623,46 @@ async fn runnable_blueprints_install_and_uninstall() {
         );
     }
 }
+
+/// Instance ids are `<node>_<5 hex>` and global: two 3,000-instance
+/// deployments of one blueprint would almost surely meet (≈ 9 expected
+/// shared ids); creation picks ids no other deployment holds.
+#[tokio::test]
+async fn large_deployments_never_share_instance_ids() {
+    let cfyd = Cfyd::start();
+    let text = "tosca_definitions_version: cloudify_dsl_1_2\nimports: [http://www.getcloudify.org/spec/cloudify/3.3/types.yaml]\nnode_templates:\n  app:\n    type: cloudify.nodes.Root\n    instances: {deploy: 3000}\n";
+    let resp = reqwest::Client::new()
+        .put(cfyd.url(
+            "rest",
+            "/api/v2/blueprints/many?application_file_name=blueprint.yaml",
+        ))
+        .body(archive_of(&[("blueprint.yaml", text)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 201);
+    for dep in ["many1", "many2"] {
+        let (code, d) = call(
+            &cfyd,
+            Method::PUT,
+            &format!("/deployments/{dep}"),
+            Some(json!({"blueprint_id": "many"})),
+        )
+        .await;
+        assert_eq!(code, 201, "{d}");
+    }
+    let (_, all) = call(
+        &cfyd,
+        Method::GET,
+        "/node-instances?_size=10000&_include=id",
+        None,
+    )
+    .await;
+    let ids: std::collections::HashSet<&str> = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 6000);
+}

@@ -37,6 +37,12 @@ pub(crate) fn new_id(node: &str, taken: &mut HashSet<String>, rng: &mut impl Rng
 
 /// Builds every node instance of the plan's nodes.
 pub fn generate(nodes: &[Value]) -> DslResult<Vec<Value>> {
+    generate_avoiding(nodes, HashSet::new())
+}
+
+/// As [`generate`], never choosing an id in `taken` (instance ids are
+/// global: other deployments' instances hold some).
+pub fn generate_avoiding(nodes: &[Value], mut taken: HashSet<String>) -> DslResult<Vec<Value>> {
     let by_id: BTreeMap<&str, &Value> = nodes
         .iter()
         .filter_map(|n| Some((n["id"].as_str()?, n)))
@@ -50,7 +56,6 @@ pub fn generate(nodes: &[Value]) -> DslResult<Vec<Value>> {
         }
     }
     let mut rng = rand::rng();
-    let mut taken = HashSet::new();
     // (instance id, node id, parent instance id, host instance id)
     let mut made: Vec<(String, String, Option<String>, Option<String>)> = Vec::new();
     let mut stack: Vec<(&str, Option<String>, Option<String>)> =

@@ -59,6 +59,15 @@ pub struct Deployment {
 
 /// Checks `given` against the plan's inputs and builds the deployment.
 pub fn prepare_deployment(plan: &Value, given: &Map<String, Value>) -> DslResult<Deployment> {
+    prepare_deployment_avoiding(plan, given, std::collections::HashSet::new())
+}
+
+/// As [`prepare_deployment`], with instance ids outside `taken`.
+pub fn prepare_deployment_avoiding(
+    plan: &Value,
+    given: &Map<String, Value>,
+    taken: std::collections::HashSet<String>,
+) -> DslResult<Deployment> {
     let declared = plan["inputs"].as_object().cloned().unwrap_or_default();
     let unknown: Vec<&String> = given
         .keys()
@@ -110,7 +119,7 @@ pub fn prepare_deployment(plan: &Value, given: &Map<String, Value>) -> DslResult
         }
         nodes.push(n);
     }
-    let node_instances = instances::generate(&nodes)?;
+    let node_instances = instances::generate_avoiding(&nodes, taken)?;
     let mut outputs = Map::new();
     for (name, o) in plan["outputs"].as_object().into_iter().flatten() {
         let mut o = o.clone();

@@ -104,83 +104,111 @@ pub async fn create(
         .as_object()
         .map(|m| m.keys().collect())
         .unwrap_or_default();
-    let prepared = dsl::prepare_deployment(plan, &inputs).map_err(|e| match e.code {
-        dsl::error::code::MISSING_INPUT => RestError::new(
-            StatusCode::BAD_REQUEST,
-            "missing_required_deployment_input_error",
-            format!(
-                "Required inputs were not specified - {} - expected inputs: {expected:?}",
-                e.message
-            ),
-        ),
-        dsl::error::code::UNKNOWN_INPUT => RestError::new(
-            StatusCode::BAD_REQUEST,
-            "unknown_deployment_input_error",
-            format!("{} - expected inputs: {expected:?}", e.message),
-        ),
-        _ => RestError::new(
-            StatusCode::BAD_REQUEST,
-            "functions_evaluation_error",
-            e.message,
-        ),
-    })?;
-    let now = time::now();
-    let deployment = json!({
-        "id": id, "blueprint_id": blueprint_id, "created_at": now, "updated_at": now,
-        "inputs": prepared.inputs, "outputs": prepared.outputs, "workflows": plan["workflows"],
-        "policy_types": plan["policy_types"], "policy_triggers": plan["policy_triggers"], "groups": plan["groups"],
-        "permalink": null,
-    });
-    let mut ops = vec![WriteOp::Insert {
-        collection: DEPLOYMENTS.into(),
-        id: id.clone(),
-        doc: deployment.clone(),
-    }];
-    for n in &prepared.nodes {
-        let node_id = n["id"].as_str().unwrap_or_default();
-        let deploy = n["instances"]["deploy"].as_u64().unwrap_or(1).to_string();
-        let plugins_to_install = host_plugins(node_id, &prepared.nodes);
+    // Instance ids are random and unique within a deployment; one may meet
+    // another deployment's id, so a conflict plans the instances again.
+    let mut attempt = 0;
+    let (deployment, exec_id) = loop {
+        let taken: std::collections::HashSet<String> = s
+            .model
+            .store
+            .list(
+                NODE_INSTANCES,
+                &store::Query {
+                    include: Some(vec!["id".into()]),
+                    ..store::Query::default()
+                },
+            )?
+            .items
+            .into_iter()
+            .map(|i| i.id)
+            .collect();
+        let prepared =
+            dsl::prepare_deployment_avoiding(plan, &inputs, taken).map_err(|e| match e.code {
+                dsl::error::code::MISSING_INPUT => RestError::new(
+                    StatusCode::BAD_REQUEST,
+                    "missing_required_deployment_input_error",
+                    format!(
+                        "Required inputs were not specified - {} - expected inputs: {expected:?}",
+                        e.message
+                    ),
+                ),
+                dsl::error::code::UNKNOWN_INPUT => RestError::new(
+                    StatusCode::BAD_REQUEST,
+                    "unknown_deployment_input_error",
+                    format!("{} - expected inputs: {expected:?}", e.message),
+                ),
+                _ => RestError::new(
+                    StatusCode::BAD_REQUEST,
+                    "functions_evaluation_error",
+                    e.message,
+                ),
+            })?;
+        let now = time::now();
+        let deployment = json!({
+            "id": id, "blueprint_id": blueprint_id, "created_at": now, "updated_at": now,
+            "inputs": prepared.inputs, "outputs": prepared.outputs, "workflows": plan["workflows"],
+            "policy_types": plan["policy_types"], "policy_triggers": plan["policy_triggers"], "groups": plan["groups"],
+            "permalink": null,
+        });
+        let mut ops = vec![WriteOp::Insert {
+            collection: DEPLOYMENTS.into(),
+            id: id.clone(),
+            doc: deployment.clone(),
+        }];
+        for n in &prepared.nodes {
+            let node_id = n["id"].as_str().unwrap_or_default();
+            let deploy = n["instances"]["deploy"].as_u64().unwrap_or(1).to_string();
+            let plugins_to_install = host_plugins(node_id, &prepared.nodes);
+            ops.push(WriteOp::Insert {
+                collection: NODES.into(),
+                id: format!("{id}/{node_id}"),
+                doc: json!({
+                    "id": node_id, "deployment_id": id, "blueprint_id": blueprint_id, "type": n["type"],
+                    "type_hierarchy": n["type_hierarchy"], "number_of_instances": deploy,
+                    "planned_number_of_instances": deploy, "deploy_number_of_instances": deploy,
+                    "host_id": n["host_id"], "properties": n["properties"], "operations": n["operations"],
+                    "plugins": n["plugins"], "plugins_to_install": plugins_to_install, "relationships": n["relationships"],
+                }),
+            });
+        }
+        for i in &prepared.node_instances {
+            let iid = i["id"].as_str().unwrap_or_default().to_owned();
+            ops.push(WriteOp::Insert {
+                collection: NODE_INSTANCES.into(),
+                id: iid.clone(),
+                doc: json!({
+                    "id": iid, "node_id": i["node_id"], "deployment_id": id, "host_id": i["host_id"],
+                    "relationships": i["relationships"], "runtime_properties": {}, "state": "uninitialized",
+                }),
+            });
+        }
+        // The system execution runs before the answer, as the 3.3 CLI waits
+        // for it anyway; in-process it takes microseconds.
+        let exec_id = uuid::Uuid::new_v4().to_string();
         ops.push(WriteOp::Insert {
-            collection: NODES.into(),
-            id: format!("{id}/{node_id}"),
+            collection: EXECUTIONS.into(),
+            id: exec_id.clone(),
             doc: json!({
-                "id": node_id, "deployment_id": id, "blueprint_id": blueprint_id, "type": n["type"],
-                "type_hierarchy": n["type_hierarchy"], "number_of_instances": deploy,
-                "planned_number_of_instances": deploy, "deploy_number_of_instances": deploy,
-                "host_id": n["host_id"], "properties": n["properties"], "operations": n["operations"],
-                "plugins": n["plugins"], "plugins_to_install": plugins_to_install, "relationships": n["relationships"],
+                "id": exec_id, "workflow_id": "create_deployment_environment", "blueprint_id": blueprint_id,
+                "deployment_id": id, "status": "pending", "error": "", "created_at": now,
+                "parameters": {
+                    "deployment_plugins_to_install": plan["deployment_plugins_to_install"],
+                    "workflow_plugins_to_install": plan["workflow_plugins_to_install"],
+                    "policy_configuration": {"policy_types": plan["policy_types"], "policy_triggers": plan["policy_triggers"], "groups": plan["groups"]},
+                },
+                "is_system_workflow": false,
             }),
         });
-    }
-    for i in &prepared.node_instances {
-        let iid = i["id"].as_str().unwrap_or_default().to_owned();
-        ops.push(WriteOp::Insert {
-            collection: NODE_INSTANCES.into(),
-            id: iid.clone(),
-            doc: json!({
-                "id": iid, "node_id": i["node_id"], "deployment_id": id, "host_id": i["host_id"],
-                "relationships": i["relationships"], "runtime_properties": {}, "state": "uninitialized",
-            }),
-        });
-    }
-    // The system execution runs before the answer, as the 3.3 CLI waits
-    // for it anyway; in-process it takes microseconds.
-    let exec_id = uuid::Uuid::new_v4().to_string();
-    ops.push(WriteOp::Insert {
-        collection: EXECUTIONS.into(),
-        id: exec_id.clone(),
-        doc: json!({
-            "id": exec_id, "workflow_id": "create_deployment_environment", "blueprint_id": blueprint_id,
-            "deployment_id": id, "status": "pending", "error": "", "created_at": now,
-            "parameters": {
-                "deployment_plugins_to_install": plan["deployment_plugins_to_install"],
-                "workflow_plugins_to_install": plan["workflow_plugins_to_install"],
-                "policy_configuration": {"policy_types": plan["policy_types"], "policy_triggers": plan["policy_triggers"], "groups": plan["groups"]},
-            },
-            "is_system_workflow": false,
-        }),
-    });
-    s.model.store.write(ops)?;
+        match s.model.store.write(ops) {
+            Ok(_) => break (deployment, exec_id),
+            Err(store::Error::AlreadyExists { collection, .. })
+                if collection == NODE_INSTANCES && attempt < 8 =>
+            {
+                attempt += 1;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
     let status = s
         .workflows
         .run(&exec_id)
