@@ -13,13 +13,16 @@ use common::Cfyd;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-fn blueprint_archive() -> Vec<u8> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/blueprints/runnable/hello-web");
+/// A tar.gz of one of `../shared/blueprints/runnable/`.
+fn runnable_archive(name: &str) -> Vec<u8> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/blueprints/runnable")
+        .join(name);
     let mut b = tar::Builder::new(flate2::write::GzEncoder::new(
         Vec::new(),
         flate2::Compression::fast(),
     ));
-    b.append_dir_all("hello-web", &dir).unwrap();
+    b.append_dir_all(name, &dir).unwrap();
     b.into_inner().unwrap().finish().unwrap()
 }
 
@@ -72,7 +75,7 @@ async fn deployment_environment_executions_run_with_events_and_restart_fails_lef
             "rest",
             "/api/v2/blueprints/hw?application_file_name=blueprint.yaml",
         ))
-        .body(blueprint_archive())
+        .body(runnable_archive("hello-web"))
         .send()
         .await
         .unwrap();
@@ -249,6 +252,13 @@ async fn wait_end(cfyd: &Cfyd, id: &str) -> Value {
     }
 }
 
+/// Starts a workflow and waits for its execution's end state.
+async fn run_to_end(cfyd: &Cfyd, dep: &str, wf: &str) -> Value {
+    let (code, exec) = start(cfyd, dep, wf).await;
+    assert_eq!(code, 201, "{exec}");
+    wait_end(cfyd, exec["id"].as_str().unwrap()).await
+}
+
 async fn start(cfyd: &Cfyd, dep: &str, wf: &str) -> (u16, Value) {
     call(
         cfyd,
@@ -378,8 +388,7 @@ async fn install_and_uninstall_follow_relationships_and_refuse_what_cannot_run()
 
     // Scripts run with ctx; configure fails once then succeeds on retry;
     // start always fails: after its one retry the execution fails.
-    let (_, exec) = start(&cfyd, "scripted", "install").await;
-    let exec = wait_end(&cfyd, exec["id"].as_str().unwrap()).await;
+    let exec = run_to_end(&cfyd, "scripted", "install").await;
     assert_eq!(exec["status"], "failed", "{exec}");
     assert!(
         exec["error"]
@@ -430,14 +439,7 @@ async fn install_and_uninstall_follow_relationships_and_refuse_what_cannot_run()
 async fn runnable_retry_then_succeed_installs_on_the_third_attempt() {
     let cfyd = Cfyd::start();
     let state = tempfile::tempdir().unwrap();
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/blueprints/runnable/retry-then-succeed");
-    let mut b = tar::Builder::new(flate2::write::GzEncoder::new(
-        Vec::new(),
-        flate2::Compression::fast(),
-    ));
-    b.append_dir_all("retry-then-succeed", &dir).unwrap();
-    let archive = b.into_inner().unwrap().finish().unwrap();
+    let archive = runnable_archive("retry-then-succeed");
     let resp = reqwest::Client::new()
         .put(cfyd.url(
             "rest",
@@ -476,8 +478,7 @@ async fn runnable_retry_then_succeed_installs_on_the_third_attempt() {
     )
     .await;
     assert_eq!(code, 201, "{d}");
-    let (_, exec) = start(&cfyd, &dep, "install").await;
-    let exec = wait_end(&cfyd, exec["id"].as_str().unwrap()).await;
+    let exec = run_to_end(&cfyd, &dep, "install").await;
     assert_eq!(exec["status"], "terminated", "{exec}");
     let (_, inst) = call(
         &cfyd,
@@ -508,8 +509,7 @@ async fn runnable_retry_then_succeed_installs_on_the_third_attempt() {
         2,
         "{types:?}"
     );
-    let (_, exec) = start(&cfyd, &dep, "uninstall").await;
-    let exec = wait_end(&cfyd, exec["id"].as_str().unwrap()).await;
+    let exec = run_to_end(&cfyd, &dep, "uninstall").await;
     assert_eq!(exec["status"], "terminated", "{exec}");
 }
 
@@ -552,20 +552,12 @@ async fn runnable_blueprints_install_and_uninstall() {
         ("ops-and-inputs", json!({})),
     ];
     for (name, inputs) in cases {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/blueprints/runnable")
-            .join(name);
-        let mut b = tar::Builder::new(flate2::write::GzEncoder::new(
-            Vec::new(),
-            flate2::Compression::fast(),
-        ));
-        b.append_dir_all(name, &dir).unwrap();
         let resp = reqwest::Client::new()
             .put(cfyd.url(
                 "rest",
                 &format!("/api/v2/blueprints/{name}?application_file_name=blueprint.yaml"),
             ))
-            .body(b.into_inner().unwrap().finish().unwrap())
+            .body(runnable_archive(name))
             .send()
             .await
             .unwrap();
@@ -579,8 +571,7 @@ async fn runnable_blueprints_install_and_uninstall() {
         )
         .await;
         assert_eq!(code, 201, "{d}");
-        let (_, exec) = start(&cfyd, &dep, "install").await;
-        let exec = wait_end(&cfyd, exec["id"].as_str().unwrap()).await;
+        let exec = run_to_end(&cfyd, &dep, "install").await;
         assert_eq!(exec["status"], "terminated", "{name}: {exec}");
         let (_, out) = call(
             &cfyd,
@@ -603,8 +594,7 @@ async fn runnable_blueprints_install_and_uninstall() {
             "multi-instance" => assert_eq!(outputs["worker_count"], "3", "{out}"),
             _ => assert_eq!(outputs["reader_saw"], 3, "{out}"),
         }
-        let (_, exec) = start(&cfyd, &dep, "uninstall").await;
-        let exec = wait_end(&cfyd, exec["id"].as_str().unwrap()).await;
+        let exec = run_to_end(&cfyd, &dep, "uninstall").await;
         assert_eq!(exec["status"], "terminated", "{name}: {exec}");
         let (_, inst) = call(
             &cfyd,
