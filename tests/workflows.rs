@@ -10,8 +10,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::Cfyd;
+use common::api::{archive_of, call, run_to_end, start, wait_end};
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// A tar.gz of one of `../shared/blueprints/runnable/`.
 fn runnable_archive(name: &str) -> Vec<u8> {
@@ -26,17 +27,6 @@ fn runnable_archive(name: &str) -> Vec<u8> {
     b.into_inner().unwrap().finish().unwrap()
 }
 
-async fn call(cfyd: &Cfyd, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut r = reqwest::Client::new().request(method, cfyd.url("rest", &format!("/api/v2{path}")));
-    if let Some(b) = body {
-        r = r
-            .header("Content-Type", "application/json")
-            .body(b.to_string());
-    }
-    let resp = r.send().await.unwrap();
-    let code = resp.status().as_u16();
-    (code, resp.json().await.unwrap_or(Value::Null))
-}
 
 async fn event_types(cfyd: &Cfyd, execution: &str, want: usize) -> Vec<String> {
     let start = Instant::now();
@@ -159,20 +149,6 @@ async fn deployment_environment_executions_run_with_events_and_restart_fails_lef
     );
 }
 
-fn archive_of(files: &[(&str, &str)]) -> Vec<u8> {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("bp");
-    std::fs::create_dir_all(&root).unwrap();
-    for (name, text) in files {
-        std::fs::write(root.join(name), text).unwrap();
-    }
-    let mut b = tar::Builder::new(flate2::write::GzEncoder::new(
-        Vec::new(),
-        flate2::Compression::fast(),
-    ));
-    b.append_dir_all("bp", &root).unwrap();
-    b.into_inner().unwrap().finish().unwrap()
-}
 
 const NOOP_BLUEPRINT: &str = r#"
 tosca_definitions_version: cloudify_dsl_1_2
@@ -212,6 +188,9 @@ node_templates:
           retry_interval: 0
 workflows:
   my_install: default_workflows.cloudify.plugins.workflows.install
+  custom: mine.wf.run
+plugins:
+  mine: {executor: central_deployment_agent, source: mine}
 "#;
 
 /// Reads a node property, sets runtime properties (nested, JSON), logs.
@@ -234,40 +213,8 @@ ctx instance runtime-properties attempts "$n"
 rm -f "$counter"
 "#;
 
-async fn wait_end(cfyd: &Cfyd, id: &str) -> Value {
-    let start = Instant::now();
-    loop {
-        let (_, e) = call(cfyd, Method::GET, &format!("/executions/{id}"), None).await;
-        if matches!(
-            e["status"].as_str(),
-            Some("terminated" | "failed" | "cancelled")
-        ) {
-            return e;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "execution did not end: {e}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
-/// Starts a workflow and waits for its execution's end state.
-async fn run_to_end(cfyd: &Cfyd, dep: &str, wf: &str) -> Value {
-    let (code, exec) = start(cfyd, dep, wf).await;
-    assert_eq!(code, 201, "{exec}");
-    wait_end(cfyd, exec["id"].as_str().unwrap()).await
-}
 
-async fn start(cfyd: &Cfyd, dep: &str, wf: &str) -> (u16, Value) {
-    call(
-        cfyd,
-        Method::POST,
-        "/executions",
-        Some(json!({"deployment_id": dep, "workflow_id": wf})),
-    )
-    .await
-}
 
 #[tokio::test]
 async fn install_and_uninstall_follow_relationships_and_refuse_what_cannot_run() {
@@ -361,10 +308,19 @@ async fn install_and_uninstall_follow_relationships_and_refuse_what_cannot_run()
     );
     let (code, unsupported) = start(&cfyd, "noop", "heal").await;
     assert_eq!(code, 400, "heal needs its parameter: {unsupported}");
-    let (code, unsupported) = call(&cfyd, Method::POST, "/executions", Some(json!({"deployment_id": "noop", "workflow_id": "execute_operation", "parameters": {"operation": "x"}}))).await;
+    // A workflow mapped to a Python module is refused at start.
+    let (code, unsupported) = start(&cfyd, "noop", "custom").await;
     assert_eq!(
         (code, unsupported["error_code"].as_str()),
-        (501, Some("not_implemented_error"))
+        (501, Some("not_implemented_error")),
+        "{unsupported}"
+    );
+    assert!(
+        unsupported["message"]
+            .as_str()
+            .unwrap()
+            .contains("mine.wf.run"),
+        "{unsupported}"
     );
 
     let (code, exec) = start(&cfyd, "noop", "uninstall").await;

@@ -1,6 +1,7 @@
 //! Cloudify's model on the general document store: the collections, their
 //! indexes, and where uploaded files live (the file server root).
 
+pub mod modifications;
 pub mod runtime;
 pub mod time;
 

@@ -1,8 +1,9 @@
 //! `/executions`: list, get, start, cancel, status updates.
 //!
-//! The workflow engine (`crate::workflows`) runs the deployment
-//! environment workflows so far; starting any other workflow is validated
-//! as 3.3 did and then refused with a clear 501, never pretending to run.
+//! Starting a workflow validates its parameters as 3.3 did and hands the
+//! execution to the workflow engine (`crate::workflows`); a workflow mapped
+//! to a Python module cfyd does not have is refused here with a clear 501,
+//! never pretending to run.
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -140,14 +141,19 @@ pub async fn start(
             why.join("; "),
         ));
     }
-    let Some(kind) =
-        crate::workflows::built_in(def).filter(|k| matches!(*k, "install" | "uninstall"))
-    else {
+    let Some(kind) = crate::workflows::built_in(def) else {
+        let functions: Vec<&str> = crate::workflows::BUILT_IN.iter().map(|(f, _)| *f).collect();
         return Err(RestError::new(
             StatusCode::NOT_IMPLEMENTED,
             "not_implemented_error",
             format!(
-                "Cannot start workflow '{wf}' on deployment '{dep}': running '{wf}' is not supported yet in this cfyd build (install and uninstall are)"
+                "Cannot start workflow '{wf}' on deployment '{dep}': it is mapped to '{}', a Python workflow cfyd cannot run; cfyd runs the built-in cloudify.plugins.workflows functions {}",
+                [def["plugin"].as_str(), def["operation"].as_str()]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join("."),
+                functions.join(", ")
             ),
         ));
     };

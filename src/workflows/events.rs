@@ -14,6 +14,8 @@ pub struct WorkflowContext {
     pub workflow_id: String,
     pub deployment_id: String,
     pub blueprint_id: String,
+    /// The execution's parameters (declared defaults merged in).
+    pub parameters: serde_json::Map<String, Value>,
 }
 
 /// `YYYY-MM-DD HH:MM:SS.mmm+0000`, as 3.3's events carry.
@@ -49,6 +51,19 @@ pub fn workflow_event(
     })
 }
 
+/// A workflow's own log record (`ctx.logger` in a 3.3 workflow).
+pub async fn workflow_log(bus: &dyn MessageBus, ctx: &WorkflowContext, level: &str, text: &str) {
+    let mut log = workflow_event(ctx, "", text, Value::Null);
+    if let Some(o) = log.as_object_mut() {
+        o.remove("event_type");
+        o.insert("type".into(), json!("cloudify_log"));
+        o.insert("level".into(), json!(level));
+        o.insert("logger".into(), json!(ctx.execution_id));
+    }
+    log["message"] = json!({"text": text});
+    publish(bus, &log).await;
+}
+
 /// Publishes an event; a broker failure is logged, never fails the workflow.
 pub async fn publish(bus: &dyn MessageBus, event: &Value) {
     let body = Bytes::from(event.to_string());
@@ -68,6 +83,7 @@ mod tests {
             workflow_id: "install".into(),
             deployment_id: "d".into(),
             blueprint_id: "b".into(),
+            parameters: Default::default(),
         };
         let ev = workflow_event(
             &ctx,

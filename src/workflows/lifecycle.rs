@@ -2,455 +2,27 @@
 //! state changes, node events and lifecycle/relationship operations, in
 //! relationship order (`graph.rs`).
 //!
-//! Operations without an implementation are NOPs, as in 3.3. Executing an
-//! implemented operation needs the operation executors (script plugin,
-//! agents), which have not landed: such a task fails with a `task_failed`
-//! event saying so, which fails `install` and is ignored by `uninstall`
-//! (3.3 ignores uninstall task failures).
+//! The sequences run on a set of instances (all of them for `install` and
+//! `uninstall`, a host's subgraph for `heal`, the added or removed ones for
+//! `scale`); instances outside the set are intact and only establish or
+//! unlink their relationships to it. Uninstall ignores task failures, as
+//! 3.3 does.
 
-use serde_json::{Map, Value, json};
+use std::collections::HashSet;
 
-use std::sync::Arc;
+use serde_json::Value;
 
 use futures_util::StreamExt;
 
-use super::ctx::{OpContext, Side};
-use super::events::{WorkflowContext, publish, workflow_event};
+use super::events::WorkflowContext;
 use super::graph::{Vertex, install_layers};
-use super::script::{self, TaskError};
+use super::members::{Member, cancelled};
 use super::{Engine, Outcome};
-use crate::model::{EXECUTIONS, NODE_INSTANCES, NODES};
 
 /// Instances of one layer that install (or uninstall) at once.
-const PARALLEL: usize = 16;
-
-/// The operations uninstall runs, whose failures are ignored, not retried.
-const UNINSTALL_OPS: &[&str] = &[
-    "cloudify.interfaces.monitoring.stop",
-    "cloudify.interfaces.lifecycle.stop",
-    "cloudify.interfaces.relationship_lifecycle.unlink",
-    "cloudify.interfaces.lifecycle.delete",
-];
-
-/// One instance with its node template.
-struct Member {
-    instance: Value,
-    node: Value,
-}
-
-impl Member {
-    fn id(&self) -> &str {
-        self.instance["id"].as_str().unwrap_or_default()
-    }
-
-    fn node_name(&self) -> &str {
-        self.instance["node_id"].as_str().unwrap_or_default()
-    }
-
-    fn is_compute(&self) -> bool {
-        self.node["type_hierarchy"]
-            .as_array()
-            .is_some_and(|h| h.iter().any(|t| t == "cloudify.nodes.Compute"))
-    }
-
-    /// The legacy `install_agent: false` means none; otherwise
-    /// `agent_config.install_method` (3.3's default: remote).
-    fn install_method(&self) -> String {
-        let p = &self.node["properties"];
-        if p["install_agent"] == false {
-            return "none".into();
-        }
-        p["agent_config"]["install_method"]
-            .as_str()
-            .unwrap_or("remote")
-            .to_owned()
-    }
-}
-
-fn node_event(ctx: &WorkflowContext, m: &Member, text: &str) -> Value {
-    let mut ev = workflow_event(ctx, "workflow_node_event", text, Value::Null);
-    ev["context"]["node_name"] = json!(m.node_name());
-    ev["context"]["node_id"] = json!(m.id());
-    ev
-}
-
-/// Whether the workflow should stop because of a cancel request.
-fn cancelled(engine: &Engine, ctx: &WorkflowContext) -> bool {
-    engine
-        .model
-        .store
-        .get(EXECUTIONS, &ctx.execution_id)
-        .ok()
-        .flatten()
-        .is_some_and(|e| {
-            matches!(
-                e.doc["status"].as_str(),
-                Some("cancelling" | "force_cancelling")
-            )
-        })
-}
+pub(super) const PARALLEL: usize = 16;
 
 impl Engine {
-    fn members(&self, deployment_id: &str) -> Result<Vec<Member>, Outcome> {
-        let q = store::Query::default().filter("deployment_id", deployment_id.to_owned());
-        let store_err = |e: store::Error| Outcome::Failed(e.to_string());
-        let nodes = self.model.store.list(NODES, &q).map_err(store_err)?;
-        let instances = self
-            .model
-            .store
-            .list(NODE_INSTANCES, &q)
-            .map_err(store_err)?;
-        Ok(instances
-            .items
-            .into_iter()
-            .map(|i| {
-                let node = nodes
-                    .items
-                    .iter()
-                    .find(|n| n.doc["id"] == i.doc["node_id"])
-                    .map(|n| n.doc.clone())
-                    .unwrap_or(Value::Null);
-                Member {
-                    instance: i.doc,
-                    node,
-                }
-            })
-            .collect())
-    }
-
-    async fn set_state(&self, m: &Member, state: &str) -> Result<(), Outcome> {
-        let mut patch = Map::new();
-        patch.insert("state".into(), json!(state));
-        self.model
-            .store
-            .update(NODE_INSTANCES, m.id(), patch, None)
-            .map(|_| ())
-            .map_err(|e| Outcome::Failed(e.to_string()))
-    }
-
-    async fn node_event(&self, ctx: &WorkflowContext, m: &Member, text: &str) {
-        publish(&*self.bus, &node_event(ctx, m, text)).await;
-    }
-
-    /// Runs one operation on `m` (for relationship operations `related` is
-    /// `(source, target)`): a NOP without an implementation, the built-in
-    /// script plugin locally, and retries as 3.3 does.
-    async fn operation(
-        &self,
-        ctx: &WorkflowContext,
-        m: &Member,
-        op: &Value,
-        name: &str,
-        all: &[Member],
-        related: Option<(&Member, &Member)>,
-    ) -> Result<(), String> {
-        let task = op["operation"].as_str().unwrap_or_default();
-        if task.is_empty() {
-            return Ok(());
-        }
-        let settings = self.task_settings(op);
-        let total = settings.0;
-        let mut attempt: i64 = 0;
-        loop {
-            let event = |t: &str, text: String| {
-                let mut ev = workflow_event(ctx, t, &text, Value::Null);
-                let c = &mut ev["context"];
-                c["node_name"] = json!(m.node_name());
-                c["node_id"] = json!(m.id());
-                c["task_name"] = json!(task);
-                c["operation"] = json!(name);
-                c["plugin"] = op["plugin"].clone();
-                c["task_current_retries"] = json!(attempt);
-                c["task_total_retries"] = json!(total);
-                ev
-            };
-            let suffix = if total < 0 {
-                String::new()
-            } else if attempt > 0 {
-                format!(" [attempt {}/{}]", attempt + 1, total + 1)
-            } else {
-                String::new()
-            };
-            publish(
-                &*self.bus,
-                &event("sending_task", format!("Sending task '{task}'{suffix}")),
-            )
-            .await;
-            publish(
-                &*self.bus,
-                &event("task_started", format!("Task started '{task}'{suffix}")),
-            )
-            .await;
-            let outcome = self.execute(ctx, m, op, name, all, related).await;
-            let error = match outcome {
-                Ok(result) => {
-                    let shown = result.map_or_else(String::new, |r| format!(" ({r})"));
-                    publish(
-                        &*self.bus,
-                        &event(
-                            "task_succeeded",
-                            format!("Task succeeded '{task}{shown}'{suffix}"),
-                        ),
-                    )
-                    .await;
-                    return Ok(());
-                }
-                Err(e) => e,
-            };
-            // Uninstall's tasks have 3.3's "ignore" handler: only an
-            // explicit `ctx operation retry` runs them again.
-            let retries_failures = !UNINSTALL_OPS.contains(&name);
-            let can_retry = match &error {
-                TaskError::NonRecoverable(_) => false,
-                TaskError::Recoverable(_) if !retries_failures => false,
-                _ => total < 0 || attempt < total,
-            };
-            let shown_attempt = if total < 0 {
-                String::new()
-            } else {
-                format!(" [attempt {}/{}]", attempt + 1, total + 1)
-            };
-            let (kind, after) = match &error {
-                TaskError::Retry(_, after) if can_retry => {
-                    ("task_rescheduled", after.map(|a| a as f64))
-                }
-                _ => ("task_failed", None),
-            };
-            publish(
-                &*self.bus,
-                &event(
-                    kind,
-                    format!(
-                        "Task {} '{task}' -> {}{shown_attempt}",
-                        if kind == "task_rescheduled" {
-                            "rescheduled"
-                        } else {
-                            "failed"
-                        },
-                        error.message()
-                    ),
-                ),
-            )
-            .await;
-            if !can_retry {
-                return Err(format!("Task failed '{task}' -> {}", error.message()));
-            }
-            let wait = after.unwrap_or(settings.1);
-            let until =
-                tokio::time::Instant::now() + std::time::Duration::from_secs_f64(wait.max(0.0));
-            while tokio::time::Instant::now() < until {
-                if cancelled(self, ctx) {
-                    return Err(format!("Task '{task}' cancelled while waiting to retry"));
-                }
-                tokio::time::sleep(
-                    std::time::Duration::from_millis(100).min(until - tokio::time::Instant::now()),
-                )
-                .await;
-            }
-            attempt += 1;
-        }
-    }
-
-    /// `(total retries, retry interval s)`: the operation's, else the
-    /// provider context's `cloudify.workflows` (3.3: -1 = forever, 30 s).
-    fn task_settings(&self, op: &Value) -> (i64, f64) {
-        let pc = self
-            .model
-            .store
-            .get(crate::model::PROVIDER_CONTEXT, "CONTEXT")
-            .ok()
-            .flatten()
-            .map_or_else(crate::rest::provider::default_context, |d| d.doc);
-        let wf = &pc["context"]["cloudify"]["workflows"];
-        let total = op["max_retries"]
-            .as_i64()
-            .or(wf["task_retries"].as_i64())
-            .unwrap_or(-1);
-        let interval = op["retry_interval"]
-            .as_f64()
-            .or(wf["task_retry_interval"].as_f64())
-            .unwrap_or(30.0);
-        (total, interval)
-    }
-
-    fn side(&self, m: &Member, all: &[Member]) -> Side {
-        let doc = self
-            .model
-            .store
-            .get(NODE_INSTANCES, m.id())
-            .ok()
-            .flatten()
-            .map_or_else(|| m.instance.clone(), |d| d.doc);
-        let runtime = doc["runtime_properties"]
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
-        let host = all
-            .iter()
-            .find(|h| h.instance["id"] == m.instance["host_id"]);
-        let host_ip = host.and_then(|h| {
-            let hd = self.model.store.get(NODE_INSTANCES, h.id()).ok().flatten();
-            hd.and_then(|d| {
-                d.doc["runtime_properties"]["ip"]
-                    .as_str()
-                    .map(str::to_owned)
-            })
-            .or_else(|| h.node["properties"]["ip"].as_str().map(str::to_owned))
-        });
-        Side {
-            node: m.node.clone(),
-            instance_id: m.id().to_owned(),
-            runtime: Arc::new(parking_lot::Mutex::new(runtime)),
-            dirty: Arc::new(parking_lot::Mutex::new(false)),
-            host_ip,
-        }
-    }
-
-    fn save(&self, side: &Side) -> Result<(), String> {
-        if !*side.dirty.lock() {
-            return Ok(());
-        }
-        let mut patch = Map::new();
-        patch.insert(
-            "runtime_properties".into(),
-            Value::Object(side.runtime.lock().clone()),
-        );
-        self.model
-            .store
-            .update(NODE_INSTANCES, &side.instance_id, patch, None)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
-    }
-
-    /// Operation inputs with `get_attribute` and `concat` evaluated now, as
-    /// a 3.3 agent asked `/evaluate/functions` before running.
-    fn runtime_inputs(
-        &self,
-        ctx: &WorkflowContext,
-        m: &Member,
-        all: &[Member],
-        related: Option<(&Member, &Member)>,
-        inputs: Map<String, Value>,
-    ) -> Result<Map<String, Value>, TaskError> {
-        let mut props = Map::new();
-        for member in all {
-            props
-                .entry(member.node_name().to_owned())
-                .or_insert_with(|| member.node["properties"].clone());
-        }
-        let context = crate::dsl::functions::Context {
-            self_instance: Some(m.id().to_owned()),
-            source: related.map(|(s, _)| s.id().to_owned()),
-            target: related.map(|(_, t)| t.id().to_owned()),
-        };
-        let rt = crate::model::runtime::StoredRuntime {
-            model: &self.model,
-            deployment_id: &ctx.deployment_id,
-        };
-        match crate::dsl::functions::eval_runtime(&Value::Object(inputs), &context, &rt, &props) {
-            Ok(Value::Object(evaluated)) => Ok(evaluated),
-            Ok(_) => Err(TaskError::NonRecoverable(
-                "operation inputs are not a dictionary".into(),
-            )),
-            Err(e) => Err(TaskError::NonRecoverable(format!(
-                "cannot evaluate the operation inputs: {}",
-                e.message
-            ))),
-        }
-    }
-
-    /// One attempt of an implemented operation.
-    async fn execute(
-        &self,
-        ctx: &WorkflowContext,
-        m: &Member,
-        op: &Value,
-        name: &str,
-        all: &[Member],
-        related: Option<(&Member, &Member)>,
-    ) -> Result<Option<Value>, TaskError> {
-        let task = op["operation"].as_str().unwrap_or_default();
-        if task != "script_runner.tasks.run" {
-            return Err(TaskError::NonRecoverable(format!(
-                "plugin '{}' (task {task}) is not available in cfyd; only the script plugin runs so far",
-                op["plugin"].as_str().unwrap_or_default()
-            )));
-        }
-        if op["executor"] == "host_agent" {
-            let host = all
-                .iter()
-                .find(|h| h.instance["id"] == m.instance["host_id"]);
-            let method = host.map_or_else(|| "remote".to_owned(), Member::install_method);
-            if method != "none" {
-                return Err(TaskError::NonRecoverable(format!(
-                    "host_agent operations need the host's agent (install_method: {method}); agents are not supported yet by cfyd — use install_method: none to run them on the manager"
-                )));
-            }
-        }
-        let mut inputs = op["inputs"].as_object().cloned().unwrap_or_default();
-        if op["has_intrinsic_functions"] == true {
-            inputs = self.runtime_inputs(ctx, m, all, related, inputs)?;
-        }
-        let script_path = inputs["script_path"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        let resources = self
-            .model
-            .resources
-            .join("blueprints")
-            .join(&ctx.blueprint_id);
-        if script_path.split('/').any(|p| p == "..") || script_path.starts_with('/') {
-            return Err(TaskError::NonRecoverable(format!(
-                "script path {script_path} leaves the blueprint"
-            )));
-        }
-        let work = tempfile::Builder::new()
-            .prefix("cfyd-op-")
-            .tempdir()
-            .map_err(|e| {
-                TaskError::NonRecoverable(format!("cannot create an operation directory: {e}"))
-            })?;
-        let this = self.side(m, all);
-        let sides = related.map(|(s, t)| {
-            let source = if s.id() == m.id() {
-                this.clone()
-            } else {
-                self.side(s, all)
-            };
-            let target = if t.id() == m.id() {
-                this.clone()
-            } else {
-                self.side(t, all)
-            };
-            (source, target)
-        });
-        let opctx = Arc::new(OpContext {
-            workflow: ctx.clone(),
-            operation: name.to_owned(),
-            task_name: task.to_owned(),
-            plugin: op["plugin"].as_str().unwrap_or_default().to_owned(),
-            this: this.clone(),
-            related: sides.clone(),
-            resources: resources.clone(),
-            work_dir: work.path().to_owned(),
-            bus: self.bus.clone(),
-            returned: parking_lot::Mutex::new(None),
-            retry: parking_lot::Mutex::new(None),
-        });
-        let result = script::run(opctx, resources.join(&script_path), &inputs).await?;
-        // 3.3 writes runtime properties back only after a success.
-        let mut written = vec![this];
-        if let Some((s, t)) = sides {
-            written.push(s);
-            written.push(t);
-        }
-        for side in &written {
-            self.save(side).map_err(TaskError::Recoverable)?;
-        }
-        Ok(result)
-    }
-
     async fn lifecycle_op(
         &self,
         ctx: &WorkflowContext,
@@ -472,8 +44,14 @@ impl Engine {
         m: &Member,
         name: &str,
         all: &[Member],
+        only_targets: Option<&HashSet<String>>,
     ) -> Result<(), String> {
         for r in m.instance["relationships"].as_array().into_iter().flatten() {
+            if let Some(only) = only_targets
+                && !only.contains(r["target_id"].as_str().unwrap_or_default())
+            {
+                continue;
+            }
             let Some(plan) = m.node["relationships"]
                 .as_array()
                 .into_iter()
@@ -506,36 +84,36 @@ impl Engine {
         all: &[Member],
     ) -> Result<(), Outcome> {
         let fail = Outcome::Failed;
-        self.set_state(m, "initializing").await?;
+        self.set_state(ctx, m, "initializing").await?;
         self.node_event(ctx, m, "Creating node").await;
-        self.set_state(m, "creating").await?;
+        self.set_state(ctx, m, "creating").await?;
         self.lifecycle_op(ctx, m, "cloudify.interfaces.lifecycle.create", all)
             .await
             .map_err(fail)?;
-        self.set_state(m, "created").await?;
+        self.set_state(ctx, m, "created").await?;
         self.relationship_ops(
             ctx,
             m,
             "cloudify.interfaces.relationship_lifecycle.preconfigure",
-            all,
+            all, None,
         )
         .await
         .map_err(fail)?;
-        self.set_state(m, "configuring").await?;
+        self.set_state(ctx, m, "configuring").await?;
         self.node_event(ctx, m, "Configuring node").await;
         self.lifecycle_op(ctx, m, "cloudify.interfaces.lifecycle.configure", all)
             .await
             .map_err(fail)?;
-        self.set_state(m, "configured").await?;
+        self.set_state(ctx, m, "configured").await?;
         self.relationship_ops(
             ctx,
             m,
             "cloudify.interfaces.relationship_lifecycle.postconfigure",
-            all,
+            all, None,
         )
         .await
         .map_err(fail)?;
-        self.set_state(m, "starting").await?;
+        self.set_state(ctx, m, "starting").await?;
         self.node_event(ctx, m, "Starting node").await;
         self.lifecycle_op(ctx, m, "cloudify.interfaces.lifecycle.start", all)
             .await
@@ -556,11 +134,11 @@ impl Engine {
             ctx,
             m,
             "cloudify.interfaces.relationship_lifecycle.establish",
-            all,
+            all, None,
         )
         .await
         .map_err(fail)?;
-        self.set_state(m, "started").await
+        self.set_state(ctx, m, "started").await
     }
 
     /// Uninstall ignores task failures, as 3.3 does.
@@ -576,7 +154,7 @@ impl Engine {
                     .await;
             }
         };
-        self.set_state(m, "stopping").await?;
+        self.set_state(ctx, m, "stopping").await?;
         self.node_event(ctx, m, "Stopping node").await;
         ignore(
             self.lifecycle_op(ctx, m, "cloudify.interfaces.monitoring.stop", all)
@@ -588,25 +166,25 @@ impl Engine {
                 .await,
         )
         .await;
-        self.set_state(m, "stopped").await?;
+        self.set_state(ctx, m, "stopped").await?;
         ignore(
             self.relationship_ops(
                 ctx,
                 m,
                 "cloudify.interfaces.relationship_lifecycle.unlink",
-                all,
+                all, None,
             )
             .await,
         )
         .await;
-        self.set_state(m, "deleting").await?;
+        self.set_state(ctx, m, "deleting").await?;
         self.node_event(ctx, m, "Deleting node").await;
         ignore(
             self.lifecycle_op(ctx, m, "cloudify.interfaces.lifecycle.delete", all)
                 .await,
         )
         .await;
-        self.set_state(m, "deleted").await
+        self.set_state(ctx, m, "deleted").await
     }
 
     /// `install` (or, reversed, `uninstall`) of every instance of the deployment.
@@ -616,19 +194,73 @@ impl Engine {
         install: bool,
     ) -> Result<(), Outcome> {
         let members = self.members(&ctx.deployment_id)?;
-        let vertices: Vec<Vertex> = members
-            .iter()
-            .map(|m| Vertex {
-                id: m.id().to_owned(),
-                targets: m.instance["relationships"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|r| r["target_id"].as_str().map(str::to_owned))
-                    .collect(),
-            })
-            .collect();
-        let mut layers = install_layers(&vertices).map_err(|e| Outcome::Failed(e.to_string()))?;
+        let set: HashSet<String> = members.iter().map(|m| m.id().to_owned()).collect();
+        if install {
+            self.install_set(ctx, &members, &set).await
+        } else {
+            self.uninstall_set(ctx, &members, &set).await
+        }
+    }
+
+    /// Installs the instances in `set` in relationship order; then every
+    /// instance outside the set (intact) with a relationship to one in it
+    /// runs `establish` for that relationship, as 3.3's scale and heal do.
+    pub(super) async fn install_set(
+        &self,
+        ctx: &WorkflowContext,
+        members: &[Member],
+        set: &HashSet<String>,
+    ) -> Result<(), Outcome> {
+        self.in_layers(ctx, members, set, true).await?;
+        for m in members.iter().filter(|m| !set.contains(m.id())) {
+            self.relationship_ops(
+                ctx,
+                m,
+                "cloudify.interfaces.relationship_lifecycle.establish",
+                members,
+                Some(set),
+            )
+            .await
+            .map_err(Outcome::Failed)?;
+        }
+        Ok(())
+    }
+
+    /// Intact instances with relationships to the set `unlink` them (failures
+    /// ignored), then the set uninstalls in reverse relationship order.
+    pub(super) async fn uninstall_set(
+        &self,
+        ctx: &WorkflowContext,
+        members: &[Member],
+        set: &HashSet<String>,
+    ) -> Result<(), Outcome> {
+        for m in members.iter().filter(|m| !set.contains(m.id())) {
+            if let Err(why) = self
+                .relationship_ops(
+                    ctx,
+                    m,
+                    "cloudify.interfaces.relationship_lifecycle.unlink",
+                    members,
+                    Some(set),
+                )
+                .await
+            {
+                self.node_event(ctx, m, &format!("Ignoring task failure: {why}"))
+                    .await;
+            }
+        }
+        self.in_layers(ctx, members, set, false).await
+    }
+
+    /// Runs install or uninstall of each instance of `set`, layer by layer.
+    async fn in_layers(
+        &self,
+        ctx: &WorkflowContext,
+        members: &[Member],
+        set: &HashSet<String>,
+        install: bool,
+    ) -> Result<(), Outcome> {
+        let mut layers = dependency_layers(members, set)?;
         if !install {
             layers.reverse();
         }
@@ -637,17 +269,14 @@ impl Engine {
             // at once; the layer's first failure (or a cancel) ends the
             // workflow once the running ones finish.
             let results: Vec<Result<(), Outcome>> = futures_util::stream::iter(layer)
-                .map(|i| {
-                    let members = &members;
-                    async move {
-                        if cancelled(self, ctx) {
-                            return Err(Outcome::Cancelled);
-                        }
-                        if install {
-                            self.install_one(ctx, &members[i], members).await
-                        } else {
-                            self.uninstall_one(ctx, &members[i], members).await
-                        }
+                .map(|i| async move {
+                    if cancelled(self, ctx) {
+                        return Err(Outcome::Cancelled);
+                    }
+                    if install {
+                        self.install_one(ctx, &members[i], members).await
+                    } else {
+                        self.uninstall_one(ctx, &members[i], members).await
                     }
                 })
                 .buffer_unordered(PARALLEL)
@@ -659,4 +288,37 @@ impl Engine {
         }
         Ok(())
     }
+}
+
+/// The members in `set` (indexes into `members`) grouped into install
+/// layers: relationships to instances outside the set are already met.
+pub(super) fn dependency_layers(
+    members: &[Member],
+    set: &HashSet<String>,
+) -> Result<Vec<Vec<usize>>, Outcome> {
+    let chosen: Vec<usize> = (0..members.len())
+        .filter(|i| set.contains(members[*i].id()))
+        .collect();
+    let vertices: Vec<Vertex> = chosen
+        .iter()
+        .map(|i| {
+            let m = &members[*i];
+            Vertex {
+                id: m.id().to_owned(),
+                targets: m.instance["relationships"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|r| r["target_id"].as_str())
+                    .filter(|t| set.contains(*t))
+                    .map(str::to_owned)
+                    .collect(),
+            }
+        })
+        .collect();
+    let layers = install_layers(&vertices).map_err(|e| Outcome::Failed(e.to_string()))?;
+    Ok(layers
+        .into_iter()
+        .map(|l| l.into_iter().map(|v| chosen[v]).collect())
+        .collect())
 }

@@ -2,18 +2,24 @@
 //! (`pending → started → terminated | failed | cancelled`), persisting every
 //! transition and publishing the workflow events.
 //!
-//! Built today: the deployment environment workflows, and `install` /
-//! `uninstall` in relationship order with Cloudify's state changes and
-//! events, where operations without an implementation are NOPs and an
-//! implemented operation fails with "not supported yet" until the
-//! operation executors land (`lifecycle.rs`). `execute_operation`,
-//! `scale`, `heal` and other blueprint-mapped workflows are refused at
-//! start by the REST service.
+//! The deployment environment workflows run inside deployment create and
+//! delete; `install`/`uninstall` (`lifecycle.rs`), `execute_operation`,
+//! `scale` and `heal` run in the background, each operation through
+//! `operation.rs` (script plugin locally, or a host agent over AMQP).
+//! Blueprint `workflows:` entries mapped to these built-ins run them with
+//! their parameters; a mapping to any other (Python) workflow is refused
+//! at start by the REST service.
 
 mod ctx;
 pub mod events;
+mod execute_operation;
 mod graph;
+mod heal;
 mod lifecycle;
+mod members;
+mod operation;
+mod params;
+mod scale;
 mod script;
 
 use std::sync::Arc;
@@ -27,20 +33,25 @@ use events::{WorkflowContext, publish, workflow_event};
 /// Execution states after which nothing changes.
 pub const END_STATES: &[&str] = &["terminated", "failed", "cancelled"];
 
-/// Workflows this engine runs.
-pub const BUILT_IN: &[&str] = &[
-    "create_deployment_environment",
-    "delete_deployment_environment",
-    "install",
-    "uninstall",
+/// The workflows this engine runs: 3.3's `cloudify.plugins.workflows`
+/// functions and the workflow each runs as.
+pub const BUILT_IN: &[(&str, &str)] = &[
+    ("install", "install"),
+    ("uninstall", "uninstall"),
+    ("execute_operation", "execute_operation"),
+    ("scale", "scale"),
+    ("auto_heal_reinstall_node_subgraph", "heal"),
 ];
 
-/// The built-in a deployment's workflow entry maps to (3.3's
-/// `cloudify.plugins.workflows.<name>`), when this engine runs it.
+/// The built-in a deployment's workflow entry maps to (its `operation`,
+/// 3.3's `cloudify.plugins.workflows.<function>`), when this engine runs it.
 pub fn built_in(definition: &Value) -> Option<&'static str> {
     let op = definition["operation"].as_str()?;
     let name = op.strip_prefix("cloudify.plugins.workflows.")?;
-    BUILT_IN.iter().copied().find(|b| *b == name)
+    BUILT_IN
+        .iter()
+        .find(|(function, _)| *function == name)
+        .map(|(_, kind)| *kind)
 }
 
 /// How a workflow body ended, when not in success.
@@ -120,6 +131,7 @@ impl Engine {
                 .to_owned(),
             deployment_id: text("deployment_id"),
             blueprint_id: text("blueprint_id"),
+            parameters: doc["parameters"].as_object().cloned().unwrap_or_default(),
         };
         let wf = ctx.workflow_id.clone();
         if matches!(
@@ -157,7 +169,13 @@ impl Engine {
             .get(DEPLOYMENTS, &ctx.deployment_id)?
             .and_then(|d| built_in(&d.doc["workflows"][wf.as_str()]))
             .map_or_else(|| wf.clone(), str::to_owned);
-        match self.body(&ctx, &kind).await {
+        let mut outcome = self.body(&ctx, &kind).await;
+        // A failure caused by a cancel request (a killed or unsent task)
+        // ends the execution as cancelled.
+        if matches!(outcome, Err(Outcome::Failed(_))) && members::cancelled(self, &ctx) {
+            outcome = Err(Outcome::Cancelled);
+        }
+        match outcome {
             Ok(()) => {
                 self.finish(
                     &ctx,
@@ -255,6 +273,9 @@ impl Engine {
             }
             "install" => self.lifecycle(ctx, true).await,
             "uninstall" => self.lifecycle(ctx, false).await,
+            "execute_operation" => self.execute_operation(ctx).await,
+            "scale" => self.scale(ctx).await,
+            "heal" => self.heal(ctx).await,
             other => Err(Outcome::Failed(format!(
                 "the '{other}' workflow is not supported yet by cfyd"
             ))),

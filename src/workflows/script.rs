@@ -75,6 +75,61 @@ fn tail(bytes: &[u8]) -> String {
     lines[lines.len().saturating_sub(10)..].join("\n")
 }
 
+/// Kills a process group when dropped while armed: a cancelled operation
+/// takes the script and everything it started with it.
+struct GroupKill(Option<u32>);
+
+impl Drop for GroupKill {
+    fn drop(&mut self) {
+        if let Some(pgid) = self.0.and_then(|p| i32::try_from(p).ok()) {
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(pgid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+}
+
+/// Exit status, stdout and stderr of a script. Waits for the script
+/// itself, not for daemons it left running with our pipes open: their
+/// output is read for at most a second after the script exits.
+async fn run_process(mut cmd: Command) -> std::io::Result<std::process::Output> {
+    use tokio::io::AsyncReadExt;
+    cmd.process_group(0)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn()?;
+    let mut guard = GroupKill(child.id());
+    let read = |pipe: Option<Box<dyn tokio::io::AsyncRead + Unpin + Send>>| {
+        tokio::spawn(async move {
+            let mut buf = Vec::new();
+            if let Some(p) = pipe {
+                let _ = p.take(MAX_OUTPUT).read_to_end(&mut buf).await;
+            }
+            buf
+        })
+    };
+    let stdout = read(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = read(child.stderr.take().map(|p| Box::new(p) as _));
+    let status = child.wait().await?;
+    guard.0 = None;
+    let collect = |h: tokio::task::JoinHandle<Vec<u8>>| async move {
+        tokio::time::timeout(std::time::Duration::from_secs(1), h)
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default()
+    };
+    Ok(std::process::Output {
+        status,
+        stdout: collect(stdout).await,
+        stderr: collect(stderr).await,
+    })
+}
+
+/// The most of a script's stdout or stderr kept.
+const MAX_OUTPUT: u64 = 1 << 20;
+
 /// Runs the script; `Ok` carries what `ctx returns` gave.
 pub async fn run(
     op: Arc<OpContext>,
@@ -122,9 +177,8 @@ pub async fn run(
                 .as_str()
                 .map_or_else(|| op.work_dir.clone(), PathBuf::from),
         )
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true);
-    let out = cmd.output().await;
+        .stdin(std::process::Stdio::null());
+    let out = run_process(cmd).await;
     let _ = stop_tx.send(true);
     let out =
         out.map_err(|e| TaskError::Recoverable(format!("cannot run {}: {e}", script.display())))?;
