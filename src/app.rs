@@ -84,6 +84,23 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         .map(|(l, (_, addr))| (l.config_key(), addr.port()))
         .collect();
 
+    let port = |key: &str| ports.get(key).copied().unwrap_or_default();
+    let host = &config.agents.manager_host;
+    workflows.set_agent_endpoints(crate::workflows::AgentEndpoints {
+        broker_url: if embedded {
+            format!(
+                "amqp://{}:{}@{host}:{}/",
+                config.broker.user,
+                config.broker.password,
+                port("amqp")
+            )
+        } else {
+            config.broker.url.clone()
+        },
+        rest_url: format!("http://{host}:{}", port("rest_internal")),
+        file_server_url: format!("http://{host}:{}", port("file_server")),
+        start_timeout: config.agents.start_timeout,
+    });
     let services = Arc::new(services(&bound, bus.as_ref()));
     let (stop_tx, stop_rx) = watch::channel(false);
     let (pipeline_health, pipeline_health_rx) = watch::channel(false);

@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 #[derive(Debug, Clone)]
 pub struct BusMessage {
     pub routing_key: String,
+    pub content_type: Option<String>,
     pub body: Bytes,
     pub delivery_tag: u64,
     pub redelivered: bool,
@@ -26,6 +27,27 @@ pub enum BusError {
     BadUrl(String, &'static str),
     #[error("broker connection: {0}")]
     Connection(String),
+}
+
+/// AMQP properties a published message carries.
+#[derive(Debug, Clone, Default)]
+pub struct Props {
+    pub persistent: bool,
+    pub content_type: Option<String>,
+    pub content_encoding: Option<String>,
+    pub correlation_id: Option<String>,
+}
+
+impl Props {
+    /// A persistent JSON message, as Celery publishes tasks and results.
+    pub fn json(correlation_id: &str) -> Props {
+        Props {
+            persistent: true,
+            content_type: Some("application/json".into()),
+            content_encoding: Some("utf-8".into()),
+            correlation_id: Some(correlation_id.to_owned()),
+        }
+    }
 }
 
 #[async_trait]
@@ -44,6 +66,15 @@ pub trait MessageBus: Send + Sync {
         auto_delete: bool,
     ) -> Result<(), BusError>;
     async fn bind(&self, queue: &str, exchange: &str, routing_key: &str) -> Result<(), BusError>;
+    /// A queue that the broker deletes after `expires_ms` unused
+    /// (`x-expires`, as Celery's result queues).
+    async fn declare_queue_expiring(
+        &self,
+        name: &str,
+        durable: bool,
+        auto_delete: bool,
+        expires_ms: u32,
+    ) -> Result<(), BusError>;
     /// Publishes persistently when `persistent`.
     async fn publish(
         &self,
@@ -51,7 +82,29 @@ pub trait MessageBus: Send + Sync {
         routing_key: &str,
         body: Bytes,
         persistent: bool,
+    ) -> Result<(), BusError> {
+        let props = Props {
+            persistent,
+            ..Props::default()
+        };
+        self.publish_with(exchange, routing_key, body, &props).await
+    }
+    async fn publish_with(
+        &self,
+        exchange: &str,
+        routing_key: &str,
+        body: Bytes,
+        props: &Props,
     ) -> Result<(), BusError>;
+    /// Consumes without acknowledgements and without touching the
+    /// prefetch of other consumers (for replies); returns the consumer tag.
+    async fn subscribe(
+        &self,
+        queue: &str,
+    ) -> Result<(String, mpsc::UnboundedReceiver<BusMessage>), BusError>;
+    async fn unsubscribe(&self, tag: &str) -> Result<(), BusError>;
+    /// How many consumers `queue` has; `None` when it does not exist.
+    async fn consumer_count(&self, queue: &str) -> Result<Option<u32>, BusError>;
     /// Consumes with manual acks and at most `prefetch` unacked messages.
     async fn consume(
         &self,
@@ -97,6 +150,16 @@ impl EmbeddedBus {
     }
 }
 
+fn embedded_message(d: broker::Delivery) -> BusMessage {
+    BusMessage {
+        routing_key: d.routing_key,
+        content_type: d.properties.content_type,
+        body: d.body,
+        delivery_tag: d.delivery_tag,
+        redelivered: d.redelivered,
+    }
+}
+
 fn refused(e: broker::AmqpError) -> BusError {
     BusError::Refused(e.to_string())
 }
@@ -129,20 +192,64 @@ impl MessageBus for EmbeddedBus {
             .bind(queue, exchange, routing_key)
             .map_err(refused)
     }
-    async fn publish(
+    async fn declare_queue_expiring(
+        &self,
+        name: &str,
+        durable: bool,
+        auto_delete: bool,
+        expires_ms: u32,
+    ) -> Result<(), BusError> {
+        let mut args = broker::proto::FieldTable::new();
+        args.insert(
+            "x-expires",
+            broker::proto::FieldValue::I64(i64::from(expires_ms)),
+        );
+        self.handle
+            .declare_queue(name, durable, auto_delete, args)
+            .map_err(refused)
+    }
+    async fn publish_with(
         &self,
         exchange: &str,
         routing_key: &str,
         body: Bytes,
-        persistent: bool,
+        props: &Props,
     ) -> Result<(), BusError> {
         let props = broker::proto::Properties {
-            delivery_mode: Some(if persistent { 2 } else { 1 }),
+            delivery_mode: Some(if props.persistent { 2 } else { 1 }),
+            content_type: props.content_type.clone(),
+            content_encoding: props.content_encoding.clone(),
+            correlation_id: props.correlation_id.clone(),
             ..Default::default()
         };
         self.handle
             .publish(exchange, routing_key, props, body)
             .map_err(refused)
+    }
+    async fn subscribe(
+        &self,
+        queue: &str,
+    ) -> Result<(String, mpsc::UnboundedReceiver<BusMessage>), BusError> {
+        let tag = format!("cfyd.reply.{}", uuid::Uuid::new_v4().simple());
+        let mut rx = self.handle.consume(queue, &tag, true).map_err(refused)?;
+        let (tx, out) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Some(d) = rx.recv().await {
+                if tx.send(embedded_message(d)).is_err() {
+                    return;
+                }
+            }
+        });
+        Ok((tag, out))
+    }
+    async fn unsubscribe(&self, tag: &str) -> Result<(), BusError> {
+        self.handle.cancel(tag).map_err(refused)
+    }
+    async fn consumer_count(&self, queue: &str) -> Result<Option<u32>, BusError> {
+        Ok(self
+            .handle
+            .consumer_count(queue)
+            .map(|n| u32::try_from(n).unwrap_or(u32::MAX)))
     }
     async fn consume(
         &self,
@@ -155,13 +262,7 @@ impl MessageBus for EmbeddedBus {
         let (tx, out) = mpsc::unbounded_channel();
         tokio::spawn(async move {
             while let Some(d) = rx.recv().await {
-                let m = BusMessage {
-                    routing_key: d.routing_key,
-                    body: d.body,
-                    delivery_tag: d.delivery_tag,
-                    redelivered: d.redelivered,
-                };
-                if tx.send(m).is_err() {
+                if tx.send(embedded_message(d)).is_err() {
                     return;
                 }
             }
@@ -179,8 +280,11 @@ impl MessageBus for EmbeddedBus {
 /// An external AMQP broker, through amqprs.
 pub struct AmqpBus {
     url: String,
-    _conn: amqprs::connection::Connection,
+    conn: amqprs::connection::Connection,
     channel: amqprs::channel::Channel,
+    /// Reply consumers (no acks) live on their own channel, so their
+    /// prefetch never limits the acked consumers of `channel`.
+    replies: amqprs::channel::Channel,
 }
 
 /// `amqp://user:pass@host:port/vhost`, with the vhost percent-decoded
@@ -244,6 +348,34 @@ fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// amqprs deliveries as bus messages.
+fn forward(
+    mut rx: mpsc::UnboundedReceiver<amqprs::channel::ConsumerMessage>,
+) -> mpsc::UnboundedReceiver<BusMessage> {
+    let (tx, out) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(m) = rx.recv().await {
+            let (Some(d), Some(body)) = (m.deliver, m.content) else {
+                continue;
+            };
+            let msg = BusMessage {
+                routing_key: d.routing_key().to_string(),
+                content_type: m
+                    .basic_properties
+                    .as_ref()
+                    .and_then(|p| p.content_type().map(|c| c.to_string())),
+                body: Bytes::from(body),
+                delivery_tag: d.delivery_tag(),
+                redelivered: d.redelivered(),
+            };
+            if tx.send(msg).is_err() {
+                return;
+            }
+        }
+    });
+    out
+}
+
 fn conn_err(e: amqprs::error::Error) -> BusError {
     BusError::Connection(e.to_string())
 }
@@ -258,11 +390,18 @@ impl AmqpBus {
             .await
             .map_err(conn_err)?;
         let channel = conn.open_channel(None).await.map_err(conn_err)?;
+        let replies = conn.open_channel(None).await.map_err(conn_err)?;
         Ok(Arc::new(AmqpBus {
             url: url.to_owned(),
-            _conn: conn,
+            conn,
             channel,
+            replies,
         }))
+    }
+
+    /// Whether the connection is still up (an agent reconnects when not).
+    pub fn is_open(&self) -> bool {
+        self.conn.is_open() && self.channel.is_open()
     }
 }
 
@@ -301,20 +440,101 @@ impl MessageBus for AmqpBus {
         let args = amqprs::channel::QueueBindArguments::new(queue, exchange, routing_key);
         self.channel.queue_bind(args).await.map_err(conn_err)
     }
-    async fn publish(
+    async fn declare_queue_expiring(
+        &self,
+        name: &str,
+        durable: bool,
+        auto_delete: bool,
+        expires_ms: u32,
+    ) -> Result<(), BusError> {
+        let mut table = amqprs::FieldTable::new();
+        table.insert(
+            "x-expires"
+                .try_into()
+                .map_err(|_| BusError::Refused("x-expires".into()))?,
+            amqprs::FieldValue::l(i64::from(expires_ms)),
+        );
+        let args = amqprs::channel::QueueDeclareArguments::new(name)
+            .durable(durable)
+            .auto_delete(auto_delete)
+            .arguments(table)
+            .finish();
+        self.channel
+            .queue_declare(args)
+            .await
+            .map_err(conn_err)
+            .map(|_| ())
+    }
+    async fn publish_with(
         &self,
         exchange: &str,
         routing_key: &str,
         body: Bytes,
-        persistent: bool,
+        props: &Props,
     ) -> Result<(), BusError> {
-        let mut props = amqprs::BasicProperties::default();
-        props.with_delivery_mode(if persistent { 2 } else { 1 });
+        let mut p = amqprs::BasicProperties::default();
+        p.with_delivery_mode(if props.persistent { 2 } else { 1 });
+        if let Some(ct) = &props.content_type {
+            p.with_content_type(ct);
+        }
+        if let Some(ce) = &props.content_encoding {
+            p.with_content_encoding(ce);
+        }
+        if let Some(c) = &props.correlation_id {
+            p.with_correlation_id(c);
+        }
         let args = amqprs::channel::BasicPublishArguments::new(exchange, routing_key);
         self.channel
-            .basic_publish(props, body.to_vec(), args)
+            .basic_publish(p, body.to_vec(), args)
             .await
             .map_err(conn_err)
+    }
+    async fn subscribe(
+        &self,
+        queue: &str,
+    ) -> Result<(String, mpsc::UnboundedReceiver<BusMessage>), BusError> {
+        let tag = format!("cfyd.reply.{}", uuid::Uuid::new_v4().simple());
+        let mut args = amqprs::channel::BasicConsumeArguments::new(queue, &tag);
+        args.manual_ack(false);
+        let (_, rx) = self
+            .replies
+            .basic_consume_rx(args)
+            .await
+            .map_err(conn_err)?;
+        Ok((tag, forward(rx)))
+    }
+    async fn unsubscribe(&self, tag: &str) -> Result<(), BusError> {
+        self.replies
+            .basic_cancel(amqprs::channel::BasicCancelArguments::new(tag))
+            .await
+            .map_err(conn_err)
+            .map(|_| ())
+    }
+    async fn consumer_count(&self, queue: &str) -> Result<Option<u32>, BusError> {
+        // A passive declare of a missing queue closes its channel: use a
+        // throw-away one.
+        let ch = self.conn.open_channel(None).await.map_err(conn_err)?;
+        let args = amqprs::channel::QueueDeclareArguments::new(queue)
+            .passive(true)
+            .finish();
+        let out = match ch.queue_declare(args).await {
+            Ok(Some((_, _, consumers))) => Some(consumers),
+            Ok(None) => None,
+            Err(
+                amqprs::error::Error::ChannelUseError(_)
+                | amqprs::error::Error::ChannelCloseError(_),
+            ) => None,
+            Err(e) => {
+                let text = e.to_string();
+                if text.contains("404") || text.contains("NOT_FOUND") {
+                    None
+                } else {
+                    return Err(conn_err(e));
+                }
+            }
+        };
+        let _ = ch.close().await;
+        Ok(out)
     }
     async fn consume(
         &self,
@@ -326,29 +546,12 @@ impl MessageBus for AmqpBus {
             .await
             .map_err(conn_err)?;
         let tag = format!("cfyd.{queue}");
-        let (_, mut rx) = self
+        let (_, rx) = self
             .channel
             .basic_consume_rx(amqprs::channel::BasicConsumeArguments::new(queue, &tag))
             .await
             .map_err(conn_err)?;
-        let (tx, out) = mpsc::unbounded_channel();
-        tokio::spawn(async move {
-            while let Some(m) = rx.recv().await {
-                let (Some(d), Some(body)) = (m.deliver, m.content) else {
-                    continue;
-                };
-                let msg = BusMessage {
-                    routing_key: d.routing_key().to_string(),
-                    body: Bytes::from(body),
-                    delivery_tag: d.delivery_tag(),
-                    redelivered: d.redelivered(),
-                };
-                if tx.send(msg).is_err() {
-                    return;
-                }
-            }
-        });
-        Ok(out)
+        Ok(forward(rx))
     }
     async fn ack(&self, delivery_tag: u64) -> Result<(), BusError> {
         self.channel

@@ -32,8 +32,44 @@ pub enum Command {
         #[command(subcommand)]
         command: BlueprintsCommand,
     },
+    /// Run as a host agent: execute the operations the manager sends to a
+    /// queue (a Compute node's `cloudify_agent.queue`), as 3.3's Celery
+    /// agents did.
+    Agent(AgentArgs),
     /// Print the version.
     Version,
+}
+
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    /// The manager's broker.
+    #[arg(
+        long,
+        env = "CELERY_BROKER_URL",
+        default_value = "amqp://guest:guest@127.0.0.1:5672/"
+    )]
+    pub broker: String,
+    /// The queue to consume (the host instance id unless its agent_config
+    /// names another).
+    #[arg(long)]
+    pub queue: String,
+    /// The agent's name (`celery@<name>`); the queue's name by default.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The manager's REST API for ctx calls; `http://<broker host>:8101`
+    /// by default.
+    #[arg(long, env = "MANAGER_REST_URL")]
+    pub rest_url: Option<String>,
+    /// The manager's file server for scripts and resources;
+    /// `http://<broker host>:53229` by default.
+    #[arg(long, env = "MANAGER_FILE_SERVER_URL")]
+    pub file_server_url: Option<String>,
+    /// Operations run at once.
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: u16,
+    /// A `RUST_LOG`-style log filter.
+    #[arg(long, default_value = "info")]
+    pub log: String,
 }
 
 #[derive(Debug, Subcommand)]

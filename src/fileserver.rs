@@ -1,7 +1,8 @@
 //! The file server (53229): the manager's resources directory over HTTP,
 //! as Cloudify's nginx served it to agents (`blueprints/<id>/…`,
 //! `uploaded-blueprints/…`). GET and HEAD, single byte ranges, content
-//! types by extension; paths never leave the root.
+//! types by extension; paths never leave the root. `cloudify_agent/cfyd`
+//! is this very binary, which init scripts fetch to start host agents.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -95,9 +96,45 @@ fn parse_range(value: &str, len: u64) -> Option<(u64, u64)> {
 
 pub fn router(root: PathBuf) -> Router {
     Router::new()
+        .route("/cloudify_agent/cfyd", get(agent_binary))
         .route("/", get(serve))
         .route("/{*path}", get(serve))
         .with_state(root)
+}
+
+/// Streams the running cfyd executable (the agent init scripts install).
+async fn agent_binary() -> Response {
+    use tokio::io::AsyncReadExt;
+    let file = match std::env::current_exe() {
+        Ok(p) => tokio::fs::File::open(p).await,
+        Err(e) => Err(e),
+    };
+    let Ok(file) = file else {
+        return (StatusCode::NOT_FOUND, "404 Not Found\n").into_response();
+    };
+    let len = file.metadata().await.map(|m| m.len()).ok();
+    let stream = futures_util::stream::unfold(Some(file), |state| async move {
+        let mut f = state?;
+        let mut buf = vec![0u8; 256 << 10];
+        match f.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok(bytes::Bytes::from(buf)), Some(f)))
+            }
+            Err(e) => Some((Err(e), None)),
+        }
+    });
+    let mut resp = Body::from_stream(stream).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    if let Some(len) = len {
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    }
+    resp
 }
 
 async fn serve(

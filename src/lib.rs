@@ -3,9 +3,11 @@
 //! See ARCHITECTURE.md for the map. The binary entry point is `main.rs`;
 //! everything it calls lives here so that tests can reach it too.
 
+pub mod agent;
 pub mod amqp;
 pub mod app;
 pub mod bus;
+pub mod celery;
 pub mod cli;
 pub mod config;
 pub mod ctx_cli;

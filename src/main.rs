@@ -55,6 +55,32 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{}", config.to_toml());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Agent(args) => {
+            let log = config::LogConfig {
+                filter: args.log.clone(),
+                ..config::LogConfig::default()
+            };
+            cfyd::logging::init(&log)?;
+            let host = cfyd::bus::parse_url(&args.broker)?.host;
+            let options = cfyd::agent::AgentOptions {
+                name: args.name.unwrap_or_else(|| args.queue.clone()),
+                rest_url: args
+                    .rest_url
+                    .unwrap_or_else(|| format!("http://{host}:8101")),
+                file_server_url: args
+                    .file_server_url
+                    .unwrap_or_else(|| format!("http://{host}:53229")),
+                broker_url: args.broker,
+                queue: args.queue,
+                concurrency: args.concurrency,
+            };
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            runtime.block_on(cfyd::agent::run(options))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Serve(args) => {
             let config = config::load(&args.overrides(), std::env::vars())?;
             cfyd::logging::init(&config.log)?;

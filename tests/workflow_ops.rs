@@ -72,7 +72,10 @@ fn by_id<'a>(items: &'a [Value], id: &str) -> &'a Value {
 async fn execute_operation_scale_and_heal() {
     let cfyd = Cfyd::start();
     deploy(&cfyd, "ops", &files()).await;
-    assert_eq!(run_to_end(&cfyd, "ops", "install").await["status"], "terminated");
+    assert_eq!(
+        run_to_end(&cfyd, "ops", "install").await["status"],
+        "terminated"
+    );
 
     // execute_operation: a duplicate input without override fails; with
     // it the kwargs win, on the selected node only.
@@ -84,7 +87,13 @@ async fn execute_operation_scale_and_heal() {
     )
     .await;
     assert_eq!(dup["status"], "failed", "{dup}");
-    assert!(dup["error"].as_str().unwrap().contains("Duplicate definition of WHO"), "{dup}");
+    assert!(
+        dup["error"]
+            .as_str()
+            .unwrap()
+            .contains("Duplicate definition of WHO"),
+        "{dup}"
+    );
     let ok = run_with(
         &cfyd,
         "ops",
@@ -93,9 +102,15 @@ async fn execute_operation_scale_and_heal() {
     )
     .await;
     assert_eq!(ok["status"], "terminated", "{ok}");
-    assert_eq!(instances(&cfyd, "ops", Some("app")).await[0]["runtime_properties"]["touched_by"], "alice");
+    assert_eq!(
+        instances(&cfyd, "ops", Some("app")).await[0]["runtime_properties"]["touched_by"],
+        "alice"
+    );
     let dbs = instances(&cfyd, "ops", Some("db")).await;
-    assert!(dbs.iter().all(|d| d["runtime_properties"]["touched_by"].is_null()));
+    assert!(
+        dbs.iter()
+            .all(|d| d["runtime_properties"]["touched_by"].is_null())
+    );
     let one = dbs[0]["id"].as_str().unwrap();
     let ok = run_with(
         &cfyd,
@@ -106,9 +121,14 @@ async fn execute_operation_scale_and_heal() {
     .await;
     assert_eq!(ok["status"], "terminated", "{ok}");
     let dbs = instances(&cfyd, "ops", Some("db")).await;
-    assert_eq!(by_id(&dbs, one)["runtime_properties"]["touched_by"], "default");
     assert_eq!(
-        dbs.iter().filter(|d| d["runtime_properties"]["touched_by"].is_null()).count(),
+        by_id(&dbs, one)["runtime_properties"]["touched_by"],
+        "default"
+    );
+    assert_eq!(
+        dbs.iter()
+            .filter(|d| d["runtime_properties"]["touched_by"].is_null())
+            .count(),
         1
     );
     let finished = |items: &[Value]| {
@@ -118,7 +138,10 @@ async fn execute_operation_scale_and_heal() {
     };
     let events = events_until(
         &cfyd,
-        &format!("execution_id={}&event_type=workflow_node_event", ok["id"].as_str().unwrap()),
+        &format!(
+            "execution_id={}&event_type=workflow_node_event",
+            ok["id"].as_str().unwrap()
+        ),
         finished,
     )
     .await;
@@ -130,16 +153,31 @@ async fn execute_operation_scale_and_heal() {
     let vms = instances(&cfyd, "ops", Some("vm")).await;
     let apps = instances(&cfyd, "ops", Some("app")).await;
     assert_eq!((vms.len(), apps.len()), (3, 3));
-    assert!(vms.iter().chain(&apps).all(|i| i["state"] == "started"), "{apps:?}");
+    assert!(
+        vms.iter().chain(&apps).all(|i| i["state"] == "started"),
+        "{apps:?}"
+    );
     // web (intact) established its relationships to the new apps.
     let web = &instances(&cfyd, "ops", Some("web")).await[0];
     assert_eq!(web["relationships"].as_array().unwrap().len(), 3);
     assert_eq!(web["runtime_properties"]["links"], "3", "{web}");
-    let (_, mods) = call(&cfyd, Method::GET, "/deployment-modifications?deployment_id=ops", None).await;
+    let (_, mods) = call(
+        &cfyd,
+        Method::GET,
+        "/deployment-modifications?deployment_id=ops",
+        None,
+    )
+    .await;
     assert_eq!(mods["items"][0]["status"], "finished", "{mods}");
 
     // scale -1 without scale_compute on a Compute: 2 left, apps follow.
-    let out = run_with(&cfyd, "ops", "scale", json!({"node_id": "vm", "delta": -1, "scale_compute": false})).await;
+    let out = run_with(
+        &cfyd,
+        "ops",
+        "scale",
+        json!({"node_id": "vm", "delta": -1, "scale_compute": false}),
+    )
+    .await;
     assert_eq!(out["status"], "terminated", "{out}");
     let vms = instances(&cfyd, "ops", Some("vm")).await;
     let apps = instances(&cfyd, "ops", Some("app")).await;
@@ -165,17 +203,29 @@ async fn execute_operation_scale_and_heal() {
     let after = instances(&cfyd, "ops", Some("app")).await;
     let sick_id = sick["id"].as_str().unwrap();
     let well_id = well["id"].as_str().unwrap();
-    assert_ne!(by_id(&after, sick_id)["runtime_properties"]["stamp"], sick["runtime_properties"]["stamp"]);
-    assert_eq!(by_id(&after, well_id)["runtime_properties"]["stamp"], well["runtime_properties"]["stamp"]);
+    assert_ne!(
+        by_id(&after, sick_id)["runtime_properties"]["stamp"],
+        sick["runtime_properties"]["stamp"]
+    );
+    assert_eq!(
+        by_id(&after, well_id)["runtime_properties"]["stamp"],
+        well["runtime_properties"]["stamp"]
+    );
     assert!(after.iter().all(|i| i["state"] == "started"));
     let said = format!("Starting 'heal' workflow on {sick_id}, Diagnosis: test");
     let logs = events_until(
         &cfyd,
-        &format!("execution_id={}&type=cloudify_log", healed["id"].as_str().unwrap()),
+        &format!(
+            "execution_id={}&type=cloudify_log",
+            healed["id"].as_str().unwrap()
+        ),
         |items| items.iter().any(|e| e["message"]["text"] == said.as_str()),
     )
     .await;
-    assert!(logs.iter().any(|e| e["message"]["text"] == said.as_str()), "{logs:?}");
+    assert!(
+        logs.iter().any(|e| e["message"]["text"] == said.as_str()),
+        "{logs:?}"
+    );
 }
 
 const SLOW: &str = r#"
@@ -221,7 +271,12 @@ async fn wait_creating(cfyd: &Cfyd, dep: &str) {
 async fn cancel_waits_for_the_running_task_and_force_cancel_kills_it() {
     let cfyd = Cfyd::start();
     let sleep = "#!/bin/bash\nsleep \"$SECONDS_TO_SLEEP\"\n";
-    deploy(&cfyd, "slow", &[("blueprint.yaml", SLOW), ("sleep.sh", sleep)]).await;
+    deploy(
+        &cfyd,
+        "slow",
+        &[("blueprint.yaml", SLOW), ("sleep.sh", sleep)],
+    )
+    .await;
     let (_, exec) = start(&cfyd, "slow", "install").await;
     let id = exec["id"].as_str().unwrap();
     wait_creating(&cfyd, "slow").await;
@@ -229,8 +284,14 @@ async fn cancel_waits_for_the_running_task_and_force_cancel_kills_it() {
     let end = wait_end(&cfyd, id).await;
     assert_eq!(end["status"], "cancelled", "{end}");
     // The running create finished; the sequence stopped at the next step.
-    assert_eq!(instances(&cfyd, "slow", Some("slow")).await[0]["state"], "creating");
-    assert_eq!(instances(&cfyd, "slow", Some("after")).await[0]["state"], "uninitialized");
+    assert_eq!(
+        instances(&cfyd, "slow", Some("slow")).await[0]["state"],
+        "creating"
+    );
+    assert_eq!(
+        instances(&cfyd, "slow", Some("after")).await[0]["state"],
+        "uninitialized"
+    );
 
     let (code, d) = call(
         &cfyd,
@@ -247,5 +308,9 @@ async fn cancel_waits_for_the_running_task_and_force_cancel_kills_it() {
     cancel(&cfyd, id, "force-cancel").await;
     let end = wait_end(&cfyd, id).await;
     assert_eq!(end["status"], "cancelled", "{end}");
-    assert!(asked.elapsed() < Duration::from_secs(10), "force-cancel took {:?}", asked.elapsed());
+    assert!(
+        asked.elapsed() < Duration::from_secs(10),
+        "force-cancel took {:?}",
+        asked.elapsed()
+    );
 }

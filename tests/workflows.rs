@@ -27,7 +27,6 @@ fn runnable_archive(name: &str) -> Vec<u8> {
     b.into_inner().unwrap().finish().unwrap()
 }
 
-
 async fn event_types(cfyd: &Cfyd, execution: &str, want: usize) -> Vec<String> {
     let start = Instant::now();
     loop {
@@ -149,7 +148,6 @@ async fn deployment_environment_executions_run_with_events_and_restart_fails_lef
     );
 }
 
-
 const NOOP_BLUEPRINT: &str = r#"
 tosca_definitions_version: cloudify_dsl_1_2
 imports: [http://www.getcloudify.org/spec/cloudify/3.3/types.yaml]
@@ -212,9 +210,6 @@ if [ "$n" -le "$FAIL_TIMES" ]; then echo "attempt $n fails" >&2; exit 1; fi
 ctx instance runtime-properties attempts "$n"
 rm -f "$counter"
 "#;
-
-
-
 
 #[tokio::test]
 async fn install_and_uninstall_follow_relationships_and_refuse_what_cannot_run() {

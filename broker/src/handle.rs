@@ -39,6 +39,7 @@ type Consumers = Arc<Mutex<HashMap<String, mpsc::UnboundedSender<Delivery>>>>;
 pub struct Handle {
     inner: Arc<Inner>,
     conn: ConnId,
+    vhost: String,
     outbox: Arc<Outbox>,
     consumers: Consumers,
     reader: tokio::task::JoinHandle<()>,
@@ -69,6 +70,7 @@ impl Handle {
         let handle = Handle {
             inner,
             conn,
+            vhost: vhost.to_owned(),
             outbox,
             consumers,
             reader,
@@ -194,6 +196,28 @@ impl Handle {
             self.consumers.lock().remove(tag);
         }
         res.map(|_| rx)
+    }
+
+    /// Stops a consumer started with [`Handle::consume`].
+    pub fn cancel(&self, tag: &str) -> Result<(), AmqpError> {
+        self.consumers.lock().remove(tag);
+        self.run(Command::Method(
+            BasicCancel {
+                consumer_tag: tag.into(),
+                nowait: true,
+            }
+            .into(),
+        ))
+    }
+
+    /// How many consumers `queue` of this handle's vhost has; `None` when
+    /// there is no such queue.
+    pub fn consumer_count(&self, queue: &str) -> Option<usize> {
+        let core = self.inner.core.lock();
+        core.vhosts
+            .get(&self.vhost)
+            .and_then(|v| v.queues.get(queue))
+            .map(|q| q.consumers.len())
     }
 
     pub fn ack(&self, delivery_tag: u64) -> Result<(), AmqpError> {

@@ -26,6 +26,29 @@ pub struct Config {
     pub broker: BrokerConfig,
     pub rest: RestConfig,
     pub events: EventsConfig,
+    pub agents: AgentsConfig,
+}
+
+/// Host agents (`cfyd agent`) and how they reach the manager.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgentsConfig {
+    /// The address hosts reach this manager at (broker, REST, file server),
+    /// written into agents' start commands and init scripts.
+    pub manager_host: String,
+    /// How long install waits for a `provided` or `init_script` agent to
+    /// start consuming, in seconds (a host's `agent_config.wait_started_timeout`
+    /// wins).
+    pub start_timeout: u64,
+}
+
+impl Default for AgentsConfig {
+    fn default() -> Self {
+        AgentsConfig {
+            manager_host: "127.0.0.1".to_owned(),
+            start_timeout: 300,
+        }
+    }
 }
 
 /// The event indices. Both limits are off by default: events are kept.
@@ -63,6 +86,7 @@ impl Default for Config {
             broker: BrokerConfig::default(),
             rest: RestConfig::default(),
             events: EventsConfig::default(),
+            agents: AgentsConfig::default(),
         }
     }
 }

@@ -48,7 +48,9 @@ pub fn start(
     context: Value,
 ) -> Result<Value, ModificationError> {
     if model.store.get(DEPLOYMENTS, dep)?.is_none() {
-        return Err(ModificationError::NotFound(format!("deployment {dep} not found")));
+        return Err(ModificationError::NotFound(format!(
+            "deployment {dep} not found"
+        )));
     }
     let started = model.store.list(
         MODIFICATIONS,
@@ -65,10 +67,8 @@ pub fn start(
             json!({"id": n.doc["id"], "type_hierarchy": n.doc["type_hierarchy"], "relationships": n.doc["relationships"], "instances": {"deploy": deploy}})
         })
         .collect();
-    let current: Vec<store::Versioned> = model
-        .store
-        .list(NODE_INSTANCES, &by_deployment(dep))?
-        .items;
+    let current: Vec<store::Versioned> =
+        model.store.list(NODE_INSTANCES, &by_deployment(dep))?.items;
     let current_docs: Vec<Value> = current.iter().map(|d| d.doc.clone()).collect();
     let mut counts = BTreeMap::new();
     let (mut include_hint, mut exclude_hint) = (Vec::new(), Vec::new());

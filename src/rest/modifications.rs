@@ -71,7 +71,6 @@ pub async fn start(
     Ok((StatusCode::CREATED, Json(doc)).into_response())
 }
 
-
 fn summary(id: &str, status: &str) -> Value {
     let mut out: Map<String, Value> = FIELDS
         .iter()

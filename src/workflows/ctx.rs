@@ -8,8 +8,10 @@
 //! runtime_properties [path [value]]`, `instance host_ip`, `source|target
 //! <node|instance ...>` in relationship operations, `deployment id`,
 //! `blueprint id`, `execution_id`, `workflow_id`, `operation name`,
-//! `operation retry [message [after]]`, `logger <level> <message>`,
-//! `download_resource <path> [target]`, `returns <value>`.
+//! `operation retry [message [after]]`, `retry_operation [message
+//! [after]]`, `abort_operation [message]`, `logger <level> <message>`,
+//! `download_resource <path> [target]`, `download_resource_and_render
+//! <path> [target] [@{variables}]`, `agent init_script`, `returns <value>`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -33,6 +35,64 @@ pub struct Side {
     pub dirty: Arc<Mutex<bool>>,
     /// The host instance's `ip` runtime property or node property.
     pub host_ip: Option<String>,
+    /// The instance's storage version when read (remote agents PATCH with it).
+    pub version: u64,
+}
+
+/// Where `download-resource` and the script itself come from: the
+/// manager's file server root on disk, or its URL for a remote agent.
+#[derive(Debug, Clone)]
+pub enum Resources {
+    Local(PathBuf),
+    Remote {
+        /// `<file server>/blueprints/<blueprint id>`.
+        base_url: String,
+        client: reqwest::Client,
+    },
+}
+
+/// The largest resource fetched from the file server.
+const MAX_RESOURCE: u64 = 512 << 20;
+
+impl Resources {
+    /// Copies blueprint resource `path` to `dest`.
+    pub async fn fetch(&self, path: &str, dest: &std::path::Path) -> Result<(), String> {
+        if path.split('/').any(|p| p == "..") || path.starts_with('/') {
+            return Err(format!("resource path {path} leaves the blueprint"));
+        }
+        match self {
+            Resources::Local(root) => tokio::fs::copy(root.join(path), dest)
+                .await
+                .map(|_| ())
+                .map_err(|e| format!("cannot download resource {path}: {e}")),
+            Resources::Remote { base_url, client } => {
+                let url = format!("{base_url}/{path}");
+                let resp = client
+                    .get(&url)
+                    .send()
+                    .await
+                    .map_err(|e| format!("cannot download resource {path} from {url}: {e}"))?;
+                if !resp.status().is_success() {
+                    return Err(format!(
+                        "cannot download resource {path}: {url} answered {}",
+                        resp.status()
+                    ));
+                }
+                if resp.content_length().is_some_and(|n| n > MAX_RESOURCE) {
+                    return Err(format!(
+                        "resource {path} is larger than {MAX_RESOURCE} bytes"
+                    ));
+                }
+                let bytes = resp
+                    .bytes()
+                    .await
+                    .map_err(|e| format!("cannot download resource {path}: {e}"))?;
+                tokio::fs::write(dest, &bytes)
+                    .await
+                    .map_err(|e| format!("cannot write resource {path}: {e}"))
+            }
+        }
+    }
 }
 
 /// What the proxy answers from.
@@ -45,12 +105,17 @@ pub struct OpContext {
     pub this: Side,
     /// `(source, target)` in relationship operations.
     pub related: Option<(Side, Side)>,
-    pub resources: PathBuf,
+    pub resources: Resources,
     pub work_dir: PathBuf,
     pub bus: Arc<dyn MessageBus>,
     pub returned: Mutex<Option<Value>>,
     /// `ctx operation retry`: the message and the seconds to wait.
     pub retry: Mutex<Option<(String, Option<u64>)>>,
+    /// `ctx abort-operation`: fail without retries.
+    pub abort: Mutex<Option<String>>,
+    /// What `ctx agent init-script` returns: the script that installs this
+    /// host's agent (init_script hosts only).
+    pub agent_script: Option<String>,
 }
 
 /// The value at a dotted path; null when missing (3.3's `dict.get`).
@@ -108,6 +173,27 @@ impl OpContext {
         publish(&*self.bus, &ev).await;
     }
 
+    /// What `{{ ctx.… }}` in a rendered resource reads.
+    fn template_ctx(&self) -> Value {
+        let side = |s: &Side| {
+            json!({
+                "node": {"id": s.node["id"], "name": s.node["id"], "properties": s.node["properties"], "type": s.node["type"]},
+                "instance": {"id": s.instance_id, "runtime_properties": Value::Object(s.runtime.lock().clone()), "host_ip": s.host_ip},
+            })
+        };
+        let mut v = side(&self.this);
+        v["deployment"] = json!({"id": self.workflow.deployment_id});
+        v["blueprint"] = json!({"id": self.workflow.blueprint_id});
+        v["execution_id"] = json!(self.workflow.execution_id);
+        v["workflow_id"] = json!(self.workflow.workflow_id);
+        v["operation"] = json!({"name": self.operation});
+        if let Some((s, t)) = &self.related {
+            v["source"] = side(s);
+            v["target"] = side(t);
+        }
+        v
+    }
+
     /// Evaluates one ctx call.
     pub async fn call(&self, raw: &[String]) -> Result<Value, String> {
         // Command words (not values) read dashes as underscores.
@@ -157,23 +243,67 @@ impl OpContext {
                 }
                 other => Err(format!("ctx operation {other:?} is not supported")),
             },
+            "abort_operation" => {
+                let msg = raw
+                    .get(1)
+                    .cloned()
+                    .unwrap_or_else(|| "operation aborted".into());
+                *self.abort.lock() = Some(msg);
+                Ok(Value::Null)
+            }
+            "retry_operation" => {
+                let msg = raw
+                    .get(1)
+                    .cloned()
+                    .unwrap_or_else(|| "operation retry requested".into());
+                let after = raw.get(2).and_then(|a| a.parse().ok());
+                *self.retry.lock() = Some((msg, after));
+                Ok(Value::Null)
+            }
+            "agent" => match (args.get(1).map(String::as_str), &self.agent_script) {
+                (Some("init_script"), Some(script)) => Ok(json!(script)),
+                (Some("init_script"), None) => Ok(Value::Null),
+                _ => Err(format!(
+                    "ctx {} is not supported yet by cfyd",
+                    raw.join(" ")
+                )),
+            },
+            "download_resource_and_render" => {
+                let path = raw
+                    .get(1)
+                    .ok_or("download-resource-and-render needs a resource path")?;
+                let dest = match raw.get(2).filter(|t| !t.starts_with('@')) {
+                    Some(t) => PathBuf::from(t),
+                    None => self
+                        .work_dir
+                        .join(path.rsplit('/').next().unwrap_or("resource")),
+                };
+                let vars = match raw.iter().skip(2).find_map(|a| a.strip_prefix('@')) {
+                    Some(j) => serde_json::from_str(j)
+                        .map_err(|e| format!("template variables are not JSON: {e}"))?,
+                    None => Value::Object(Map::new()),
+                };
+                self.resources.fetch(path, &dest).await?;
+                let text = tokio::fs::read_to_string(&dest)
+                    .await
+                    .map_err(|e| format!("resource {path} is not text: {e}"))?;
+                let rendered = super::render::render(&text, &self.template_ctx(), &vars)?;
+                tokio::fs::write(&dest, rendered)
+                    .await
+                    .map_err(|e| format!("cannot write the rendered {path}: {e}"))?;
+                Ok(json!(dest.to_string_lossy()))
+            }
             "download_resource" => {
                 let path = raw
                     .get(1)
                     .ok_or("download-resource needs a resource path")?;
-                if path.split('/').any(|p| p == "..") || path.starts_with('/') {
-                    return Err(format!("resource path {path} leaves the blueprint"));
-                }
-                let src = self.resources.join(path);
                 let dest = match raw.get(2) {
                     Some(t) => PathBuf::from(t),
                     None => self
                         .work_dir
                         .join(path.rsplit('/').next().unwrap_or("resource")),
                 };
-                tokio::fs::copy(&src, &dest)
-                    .await
-                    .map_err(|e| format!("cannot download resource {path}: {e}"))?;
+                self.resources.fetch(path, &dest).await?;
                 Ok(json!(dest.to_string_lossy()))
             }
             "node" | "instance" | "source" | "target" => {

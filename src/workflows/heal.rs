@@ -24,9 +24,9 @@ fn container(m: &Member) -> Option<&str> {
                 .any(|p| {
                     p["target_id"] == r["target_name"]
                         && p["type"] == r["type"]
-                        && p["type_hierarchy"]
-                            .as_array()
-                            .is_some_and(|h| h.iter().any(|t| t == "cloudify.relationships.contained_in"))
+                        && p["type_hierarchy"].as_array().is_some_and(|h| {
+                            h.iter().any(|t| t == "cloudify.relationships.contained_in")
+                        })
                 })
         })
         .and_then(|r| r["target_id"].as_str())

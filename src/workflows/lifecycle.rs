@@ -87,6 +87,9 @@ impl Engine {
         self.set_state(ctx, m, "initializing").await?;
         self.node_event(ctx, m, "Creating node").await;
         self.set_state(ctx, m, "creating").await?;
+        if m.is_compute() {
+            self.prepare_agent(ctx, m).await?;
+        }
         self.lifecycle_op(ctx, m, "cloudify.interfaces.lifecycle.create", all)
             .await
             .map_err(fail)?;
@@ -95,7 +98,8 @@ impl Engine {
             ctx,
             m,
             "cloudify.interfaces.relationship_lifecycle.preconfigure",
-            all, None,
+            all,
+            None,
         )
         .await
         .map_err(fail)?;
@@ -109,7 +113,8 @@ impl Engine {
             ctx,
             m,
             "cloudify.interfaces.relationship_lifecycle.postconfigure",
-            all, None,
+            all,
+            None,
         )
         .await
         .map_err(fail)?;
@@ -118,14 +123,8 @@ impl Engine {
         self.lifecycle_op(ctx, m, "cloudify.interfaces.lifecycle.start", all)
             .await
             .map_err(fail)?;
-        if m.is_compute() {
-            let method = m.install_method();
-            if method != "none" {
-                return Err(Outcome::Failed(format!(
-                    "node instance {} needs an agent (agent_config.install_method: {method}); agents are not supported yet by cfyd — use install_method: none",
-                    m.id()
-                )));
-            }
+        if m.is_compute() && m.install_method() != "none" {
+            self.install_agent(ctx, m).await?;
         }
         self.lifecycle_op(ctx, m, "cloudify.interfaces.monitoring.start", all)
             .await
@@ -134,7 +133,8 @@ impl Engine {
             ctx,
             m,
             "cloudify.interfaces.relationship_lifecycle.establish",
-            all, None,
+            all,
+            None,
         )
         .await
         .map_err(fail)?;
@@ -161,6 +161,9 @@ impl Engine {
                 .await,
         )
         .await;
+        if m.is_compute() && m.install_method() != "none" {
+            self.uninstall_agent(ctx, m).await;
+        }
         ignore(
             self.lifecycle_op(ctx, m, "cloudify.interfaces.lifecycle.stop", all)
                 .await,
@@ -172,7 +175,8 @@ impl Engine {
                 ctx,
                 m,
                 "cloudify.interfaces.relationship_lifecycle.unlink",
-                all, None,
+                all,
+                None,
             )
             .await,
         )

@@ -116,5 +116,4 @@ impl Engine {
     pub(super) async fn node_event(&self, ctx: &WorkflowContext, m: &Member, text: &str) {
         publish(&*self.bus, &node_event(ctx, m, text)).await;
     }
-
 }

@@ -10,7 +10,8 @@
 //! their parameters; a mapping to any other (Python) workflow is refused
 //! at start by the REST service.
 
-mod ctx;
+mod agents;
+pub(crate) mod ctx;
 pub mod events;
 mod execute_operation;
 mod graph;
@@ -19,8 +20,10 @@ mod lifecycle;
 mod members;
 mod operation;
 mod params;
+mod remote;
+mod render;
 mod scale;
-mod script;
+pub(crate) mod script;
 
 use std::sync::Arc;
 
@@ -69,9 +72,23 @@ pub enum EngineError {
     Malformed(String),
 }
 
+/// What hosts are told about this manager: where their agents connect.
+#[derive(Debug, Clone)]
+pub struct AgentEndpoints {
+    /// `amqp://user:pass@host:port/` for `cfyd agent --broker`.
+    pub broker_url: String,
+    /// The internal REST API (`/api/v2`), for ctx calls of remote agents.
+    pub rest_url: String,
+    /// The file server: blueprint resources and the agent's binary.
+    pub file_server_url: String,
+    /// Default seconds install waits for a provided/init_script agent.
+    pub start_timeout: u64,
+}
+
 pub struct Engine {
     model: Arc<Model>,
     bus: Arc<dyn MessageBus>,
+    agents: std::sync::OnceLock<AgentEndpoints>,
 }
 
 fn status_patch(status: &str, error: &str) -> Map<String, Value> {
@@ -83,7 +100,16 @@ fn status_patch(status: &str, error: &str) -> Map<String, Value> {
 
 impl Engine {
     pub fn new(model: Arc<Model>, bus: Arc<dyn MessageBus>) -> Arc<Engine> {
-        Arc::new(Engine { model, bus })
+        Arc::new(Engine {
+            model,
+            bus,
+            agents: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// Tells the engine where hosts reach the manager, once it listens.
+    pub fn set_agent_endpoints(&self, endpoints: AgentEndpoints) {
+        let _ = self.agents.set(endpoints);
     }
 
     /// Marks the executions a previous run left unfinished as failed: cfyd

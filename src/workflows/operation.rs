@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use super::ctx::{OpContext, Side};
+use super::Engine;
+use super::ctx::{OpContext, Resources, Side};
 use super::events::{WorkflowContext, publish, workflow_event};
 use super::members::{Member, cancelled};
 use super::script::{self, TaskError};
-use super::Engine;
 use crate::model::NODE_INSTANCES;
 
 /// The operations uninstall runs, whose failures are ignored, not retried.
@@ -56,7 +56,9 @@ impl Engine {
             return Ok(());
         }
         if cancelled(self, ctx) {
-            return Err(format!("Task '{task}' not sent: the execution is being cancelled"));
+            return Err(format!(
+                "Task '{task}' not sent: the execution is being cancelled"
+            ));
         }
         let settings = self.task_settings(op);
         let total = settings.0;
@@ -191,13 +193,13 @@ impl Engine {
     }
 
     fn side(&self, m: &Member, all: &[Member]) -> Side {
-        let doc = self
+        let (doc, version) = self
             .model
             .store
             .get(NODE_INSTANCES, m.id())
             .ok()
             .flatten()
-            .map_or_else(|| m.instance.clone(), |d| d.doc);
+            .map_or_else(|| (m.instance.clone(), 0), |d| (d.doc, d.version));
         let runtime = doc["runtime_properties"]
             .as_object()
             .cloned()
@@ -220,6 +222,7 @@ impl Engine {
             runtime: Arc::new(parking_lot::Mutex::new(runtime)),
             dirty: Arc::new(parking_lot::Mutex::new(false)),
             host_ip,
+            version,
         }
     }
 
@@ -293,35 +296,33 @@ impl Engine {
                 op["plugin"].as_str().unwrap_or_default()
             )));
         }
+        let mut inputs = op["inputs"].as_object().cloned().unwrap_or_default();
+        if op["has_intrinsic_functions"] == true {
+            inputs = self.runtime_inputs(ctx, m, all, related, inputs)?;
+        }
         if op["executor"] == "host_agent" {
             let host = all
                 .iter()
                 .find(|h| h.instance["id"] == m.instance["host_id"]);
             let method = host.map_or_else(|| "remote".to_owned(), Member::install_method);
             if method != "none" {
-                return Err(TaskError::NonRecoverable(format!(
-                    "host_agent operations need the host's agent (install_method: {method}); agents are not supported yet by cfyd — use install_method: none to run them on the manager"
-                )));
+                let host = host.ok_or_else(|| {
+                    TaskError::NonRecoverable(format!(
+                        "node instance {} has a host_agent operation but no host",
+                        m.id()
+                    ))
+                })?;
+                return self
+                    .send_to_agent(ctx, m, host, op, name, related, inputs)
+                    .await;
             }
         }
-        let mut inputs = op["inputs"].as_object().cloned().unwrap_or_default();
-        if op["has_intrinsic_functions"] == true {
-            inputs = self.runtime_inputs(ctx, m, all, related, inputs)?;
-        }
-        let script_path = inputs["script_path"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        let resources = self
-            .model
-            .resources
-            .join("blueprints")
-            .join(&ctx.blueprint_id);
-        if script_path.split('/').any(|p| p == "..") || script_path.starts_with('/') {
-            return Err(TaskError::NonRecoverable(format!(
-                "script path {script_path} leaves the blueprint"
-            )));
-        }
+        let resources = Resources::Local(
+            self.model
+                .resources
+                .join("blueprints")
+                .join(&ctx.blueprint_id),
+        );
         let work = tempfile::Builder::new()
             .prefix("cfyd-op-")
             .tempdir()
@@ -354,8 +355,11 @@ impl Engine {
             bus: self.bus.clone(),
             returned: parking_lot::Mutex::new(None),
             retry: parking_lot::Mutex::new(None),
+            abort: parking_lot::Mutex::new(None),
+            agent_script: self.agent_script(ctx, m),
         });
-        let result = script::run(opctx, resources.join(&script_path), &inputs).await?;
+        let script = script::local_script(&resources, &inputs)?;
+        let result = script::run(opctx, script, &inputs).await?;
         // 3.3 writes runtime properties back only after a success.
         let mut written = vec![this];
         if let Some((s, t)) = sides {
@@ -367,5 +371,4 @@ impl Engine {
         }
         Ok(result)
     }
-
 }

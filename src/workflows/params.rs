@@ -37,9 +37,9 @@ pub(super) fn strings(v: Option<&Value>, name: &str) -> Result<Vec<String>, Outc
         Some(Value::Array(a)) => a
             .iter()
             .map(|x| {
-                x.as_str().map(str::to_owned).ok_or_else(|| {
-                    Outcome::Failed(format!("{name} must be a list of strings"))
-                })
+                x.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| Outcome::Failed(format!("{name} must be a list of strings")))
             })
             .collect(),
         Some(Value::String(s)) => Ok(vec![s.clone()]),

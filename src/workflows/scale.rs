@@ -52,7 +52,13 @@ impl Engine {
         }
         let scaled = node.doc["id"].as_str().unwrap_or_default().to_owned();
         if delta == 0 {
-            workflow_log(&*self.bus, ctx, "info", "delta parameter is 0, so no scaling will take place.").await;
+            workflow_log(
+                &*self.bus,
+                ctx,
+                "info",
+                "delta parameter is 0, so no scaling will take place.",
+            )
+            .await;
             return Ok(());
         }
         let current: i64 = match &node.doc["number_of_instances"] {
@@ -87,7 +93,13 @@ impl Engine {
             let added = modified_ids(&changes["added_and_related"], "added");
             let out = self.install_set(ctx, &members, &added).await;
             if out.is_err() {
-                workflow_log(&*self.bus, ctx, "error", "Scale out failed, scaling back in.").await;
+                workflow_log(
+                    &*self.bus,
+                    ctx,
+                    "error",
+                    "Scale out failed, scaling back in.",
+                )
+                .await;
                 let _ = self.uninstall_set(ctx, &members, &added).await;
             }
             out

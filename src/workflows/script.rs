@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use tokio::process::Command;
 use tokio::sync::watch;
 
-use super::ctx::{self, OpContext};
+use super::ctx::{self, OpContext, Resources};
 
 /// How an operation failed.
 #[derive(Debug, Clone, PartialEq)]
@@ -130,6 +130,57 @@ async fn run_process(mut cmd: Command) -> std::io::Result<std::process::Output> 
 /// The most of a script's stdout or stderr kept.
 const MAX_OUTPUT: u64 = 1 << 20;
 
+/// The `script_path` input, checked to stay inside the blueprint.
+fn script_path(inputs: &Map<String, Value>) -> Result<&str, TaskError> {
+    let path = inputs
+        .get("script_path")
+        .and_then(Value::as_str)
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| TaskError::NonRecoverable("the script_path input is missing".into()))?;
+    if path.split('/').any(|p| p == "..") || path.starts_with('/') {
+        return Err(TaskError::NonRecoverable(format!(
+            "script path {path} leaves the blueprint"
+        )));
+    }
+    Ok(path)
+}
+
+/// Where the script of a manager-side operation is.
+pub fn local_script(
+    resources: &Resources,
+    inputs: &Map<String, Value>,
+) -> Result<PathBuf, TaskError> {
+    let path = script_path(inputs)?;
+    match resources {
+        Resources::Local(root) => Ok(root.join(path)),
+        Resources::Remote { .. } => Err(TaskError::NonRecoverable(
+            "a remote script must be fetched first".into(),
+        )),
+    }
+}
+
+/// Fetches the script into `work_dir` (remote agents) or points at it.
+pub async fn fetch_script(
+    resources: &Resources,
+    inputs: &Map<String, Value>,
+    work_dir: &Path,
+) -> Result<PathBuf, TaskError> {
+    if let Resources::Local(_) = resources {
+        return local_script(resources, inputs);
+    }
+    let path = script_path(inputs)?;
+    let dir = work_dir.join("script");
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        TaskError::NonRecoverable(format!("cannot prepare the script directory: {e}"))
+    })?;
+    let dest = dir.join(path.rsplit('/').next().unwrap_or("script"));
+    resources
+        .fetch(path, &dest)
+        .await
+        .map_err(TaskError::Recoverable)?;
+    Ok(dest)
+}
+
 /// Runs the script; `Ok` carries what `ctx returns` gave.
 pub async fn run(
     op: Arc<OpContext>,
@@ -182,6 +233,9 @@ pub async fn run(
     let _ = stop_tx.send(true);
     let out =
         out.map_err(|e| TaskError::Recoverable(format!("cannot run {}: {e}", script.display())))?;
+    if let Some(msg) = op.abort.lock().take() {
+        return Err(TaskError::NonRecoverable(msg));
+    }
     if let Some((msg, after)) = op.retry.lock().take() {
         return Err(TaskError::Retry(msg, after));
     }

@@ -20,14 +20,15 @@ pub async fn call(cfyd: &Cfyd, method: Method, path: &str, body: Option<Value>) 
     (code, resp.json().await.unwrap_or(Value::Null))
 }
 
-
 /// A tar.gz of `files` under one top directory.
 pub fn archive_of(files: &[(&str, &str)]) -> Vec<u8> {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("bp");
     std::fs::create_dir_all(&root).unwrap();
     for (name, text) in files {
-        std::fs::write(root.join(name), text).unwrap();
+        let path = root.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
     }
     let mut b = tar::Builder::new(flate2::write::GzEncoder::new(
         Vec::new(),
@@ -36,7 +37,6 @@ pub fn archive_of(files: &[(&str, &str)]) -> Vec<u8> {
     b.append_dir_all("bp", &root).unwrap();
     b.into_inner().unwrap().finish().unwrap()
 }
-
 
 /// Uploads `files` as blueprint `bp` and creates deployment `bp` from it.
 pub async fn deploy(cfyd: &Cfyd, bp: &str, files: &[(&str, &str)]) {
@@ -80,14 +80,12 @@ pub async fn wait_end(cfyd: &Cfyd, id: &str) -> Value {
     }
 }
 
-
 /// Starts a workflow and waits for its execution's end state.
 pub async fn run_to_end(cfyd: &Cfyd, dep: &str, wf: &str) -> Value {
     let (code, exec) = start(cfyd, dep, wf).await;
     assert_eq!(code, 201, "{exec}");
     wait_end(cfyd, exec["id"].as_str().unwrap()).await
 }
-
 
 /// Starts workflow `wf` on `dep` without parameters.
 pub async fn start(cfyd: &Cfyd, dep: &str, wf: &str) -> (u16, Value) {
@@ -131,7 +129,13 @@ pub async fn instances(cfyd: &Cfyd, dep: &str, node: Option<&str>) -> Vec<Value>
 pub async fn events_until(cfyd: &Cfyd, query: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
     let start = Instant::now();
     loop {
-        let (_, v) = call(cfyd, Method::GET, &format!("/events?{query}&_size=1000"), None).await;
+        let (_, v) = call(
+            cfyd,
+            Method::GET,
+            &format!("/events?{query}&_size=1000"),
+            None,
+        )
+        .await;
         let items = v["items"].as_array().cloned().unwrap_or_default();
         if done(&items) || start.elapsed() > Duration::from_secs(10) {
             return items;
