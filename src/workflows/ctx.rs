@@ -1,5 +1,6 @@
 //! The per-operation context proxy that a script's `ctx` calls reach:
-//! loopback HTTP on a free port, one random token in the path, the 3.3
+//! one loopback HTTP listener per process, each operation a random token in
+//! the path (valid while the operation runs), the 3.3
 //! proxy's JSON (`{"args": [...]}` → `{"type": "result"|"error",
 //! "payload": ...}`).
 //!
@@ -21,7 +22,6 @@ use axum::extract::{Path, State};
 use axum::routing::post;
 use parking_lot::Mutex;
 use serde_json::{Map, Value, json};
-use tokio::sync::watch;
 
 use super::events::{WorkflowContext, publish};
 use crate::bus::MessageBus;
@@ -351,14 +351,25 @@ impl OpContext {
     }
 }
 
+/// The operations whose scripts may call in, by token.
+type Registry = Arc<Mutex<std::collections::HashMap<String, Arc<OpContext>>>>;
+
+/// One loopback listener per process serves every operation's `ctx`.
+struct Server {
+    base: String,
+    registry: Registry,
+}
+
+static SERVER: tokio::sync::OnceCell<Server> = tokio::sync::OnceCell::const_new();
+
 async fn handle(
-    State((ctx, token)): State<(Arc<OpContext>, String)>,
-    Path(given): Path<String>,
+    State(registry): State<Registry>,
+    Path(token): Path<String>,
     Json(body): Json<Value>,
 ) -> Json<Value> {
-    if given != token {
-        return Json(json!({"type": "error", "payload": {"error": "bad ctx token"}}));
-    }
+    let Some(ctx) = registry.lock().get(&token).cloned() else {
+        return Json(json!({"type": "error", "payload": {"error": "unknown or expired ctx token"}}));
+    };
     let args: Vec<String> = body["args"]
         .as_array()
         .into_iter()
@@ -371,24 +382,50 @@ async fn handle(
     }
 }
 
-/// Serves `ctx` on a free loopback port until `stop`; returns the URL
-/// scripts get as `CTX_SOCKET_URL`.
-pub async fn serve(
-    ctx: Arc<OpContext>,
-    mut stop: watch::Receiver<bool>,
-) -> std::io::Result<String> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let token = uuid::Uuid::new_v4().simple().to_string();
-    let app = axum::Router::new()
-        .route("/{token}", post(handle))
-        .with_state((ctx, token.clone()));
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stop.wait_for(|s| *s).await;
+async fn server() -> std::io::Result<&'static Server> {
+    SERVER
+        .get_or_try_init(|| async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            let addr = listener.local_addr()?;
+            let registry: Registry = Arc::default();
+            let app = axum::Router::new()
+                .route("/{token}", post(handle))
+                .with_state(registry.clone());
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, app).await;
+            });
+            Ok(Server {
+                base: format!("http://{addr}"),
+                registry,
             })
-            .await;
-    });
-    Ok(format!("http://{addr}/{token}"))
+        })
+        .await
+}
+
+/// An operation's registration with the ctx server; dropping it makes the
+/// operation's token invalid.
+pub struct Registration {
+    token: String,
+    registry: Registry,
+    pub url: String,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.registry.lock().remove(&self.token);
+    }
+}
+
+/// Registers `ctx` with the process's ctx server (started on first use on
+/// a free loopback port); the URL scripts get as `CTX_SOCKET_URL` carries
+/// a random token.
+pub async fn register(ctx: Arc<OpContext>) -> std::io::Result<Registration> {
+    let s = server().await?;
+    let token = uuid::Uuid::new_v4().simple().to_string();
+    s.registry.lock().insert(token.clone(), ctx);
+    Ok(Registration {
+        url: format!("{}/{token}", s.base),
+        token,
+        registry: s.registry.clone(),
+    })
 }

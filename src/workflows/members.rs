@@ -108,7 +108,8 @@ impl Engine {
         patch.insert("state".into(), json!(state));
         self.model
             .store
-            .update(NODE_INSTANCES, m.id(), patch, None)
+            // Made durable by the execution's next status write.
+            .update_deferred(NODE_INSTANCES, m.id(), patch, None)
             .map(|_| ())
             .map_err(|e| Outcome::Failed(e.to_string()))
     }

@@ -21,7 +21,7 @@ mod members;
 mod operation;
 mod params;
 mod remote;
-mod render;
+pub mod render;
 mod scale;
 pub(crate) mod script;
 

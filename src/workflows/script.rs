@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 use tokio::process::Command;
-use tokio::sync::watch;
 
 use super::ctx::{self, OpContext, Resources};
 
@@ -203,10 +202,10 @@ pub async fn run(
         std::os::unix::fs::symlink(&exe, &link)
             .map_err(|e| TaskError::NonRecoverable(format!("cannot put ctx on PATH: {e}")))?;
     }
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let url = ctx::serve(op.clone(), stop_rx)
+    let registration = ctx::register(op.clone())
         .await
         .map_err(|e| TaskError::NonRecoverable(format!("cannot start the ctx proxy: {e}")))?;
+    let url = registration.url.clone();
     let process = inputs.get("process").cloned().unwrap_or(Value::Null);
     let mut cmd = command_for(&script, process["command_prefix"].as_str());
     for a in process["args"].as_array().into_iter().flatten() {
@@ -230,7 +229,7 @@ pub async fn run(
         )
         .stdin(std::process::Stdio::null());
     let out = run_process(cmd).await;
-    let _ = stop_tx.send(true);
+    drop(registration);
     let out =
         out.map_err(|e| TaskError::Recoverable(format!("cannot run {}: {e}", script.display())))?;
     if let Some(msg) = op.abort.lock().take() {

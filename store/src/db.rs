@@ -235,6 +235,28 @@ impl Store {
         })
     }
 
+    /// Like [`Store::update`], but not fsynced on its own: the write
+    /// becomes durable with the next flushed write (or [`Store::flush`]).
+    /// For progress a crash may lose, such as a running workflow's
+    /// node-instance states (cfyd fails unfinished executions at restart).
+    pub fn update_deferred(
+        &self,
+        collection: &str,
+        id: &str,
+        patch: Map<String, Value>,
+        expected: Option<u64>,
+    ) -> Result<Versioned> {
+        let op = WriteOp::Update {
+            collection: collection.into(),
+            id: id.into(),
+            patch,
+            expected,
+        };
+        let mut out = self.write_with(vec![op], false)?;
+        out.pop()
+            .ok_or_else(|| Error::Import("empty batch result".into()))
+    }
+
     /// Returns the deleted document.
     pub fn delete(&self, collection: &str, id: &str, expected: Option<u64>) -> Result<Versioned> {
         self.one(WriteOp::Delete {
@@ -253,6 +275,10 @@ impl Store {
     /// Applies every op or none; returns each op's resulting document (the
     /// old one for deletes).
     pub fn write(&self, ops: Vec<WriteOp>) -> Result<Vec<Versioned>> {
+        self.write_with(ops, self.flush)
+    }
+
+    fn write_with(&self, ops: Vec<WriteOp>, flush: bool) -> Result<Vec<Versioned>> {
         for op in &ops {
             let (c, id) = match op {
                 WriteOp::Insert { collection, id, .. }
@@ -275,7 +301,7 @@ impl Store {
             Err(TransactionError::Abort(e)) => return Err(e),
             Err(TransactionError::Storage(e)) => return Err(Error::Storage(e)),
         };
-        if self.flush {
+        if flush {
             self.db.flush()?;
         }
         Ok(out)
