@@ -62,3 +62,46 @@ def test_retries_until_the_third_attempt(client):
     assert ex.status == Execution.TERMINATED, ex.error
     assert client.deployments.outputs.get(dep).outputs["configure_attempts"] == "3"
     assert run(client, dep, "uninstall").status == Execution.TERMINATED
+
+
+def run_with(client, deployment_id, workflow, parameters):
+    ex = client.executions.start(deployment_id, workflow, parameters=parameters)
+    wait_for_executions(client, deployment_id, timeout_s=90)
+    return client.executions.get(ex.id)
+
+
+def test_scale_execute_operation_heal(client):
+    client.blueprints.upload(runnable_path("multi-instance"), "lc-mi")
+    dep = "lc-mi-" + uuid.uuid4().hex[:6]
+    deploy(client, "lc-mi", dep)
+    assert run(client, dep, "install").status == Execution.TERMINATED
+    collector = client.node_instances.list(deployment_id=dep, node_id="collector")[0]
+
+    # scale +1 on worker itself (not its Compute host): a fourth worker
+    # that the intact collector established its relationship with
+    ex = run_with(client, dep, "scale", {"node_id": "worker", "delta": 1, "scale_compute": False})
+    assert ex.status == Execution.TERMINATED, ex.error
+    workers = client.node_instances.list(deployment_id=dep, node_id="worker")
+    assert len(workers) == 4 and {w.state for w in workers} == {"started"}
+    assert {w.runtime_properties.get("collected_by") for w in workers} == {collector.id}
+    mods = client.deployment_modifications.list(deployment_id=dep)
+    assert [m.status for m in mods] == ["finished"]
+
+    # execute_operation on one node's instances only
+    ex = run_with(client, dep, "execute_operation",
+                  {"operation": "cloudify.interfaces.lifecycle.start", "node_ids": ["worker"]})
+    assert ex.status == Execution.TERMINATED, ex.error
+
+    # heal one worker: its host's whole subgraph is reinstalled
+    ex = run_with(client, dep, "heal", {"node_instance_id": workers[0].id})
+    assert ex.status == Execution.TERMINATED, ex.error
+    assert {i.state for i in client.node_instances.list(deployment_id=dep)} == {"started"}
+
+    # scale back in
+    ex = run_with(client, dep, "scale", {"node_id": "worker", "delta": -1, "scale_compute": False})
+    assert ex.status == Execution.TERMINATED, ex.error
+    assert len(client.node_instances.list(deployment_id=dep, node_id="worker")) == 3
+
+    assert run(client, dep, "uninstall").status == Execution.TERMINATED
+    client.deployments.delete(dep)
+    client.blueprints.delete("lc-mi")
