@@ -65,7 +65,13 @@ async fn run(label: &str, n: usize, scripts: usize) {
     let dir = tempfile::tempdir().expect("temp dir");
     let ports_file = dir.path().join("ports.json");
     let mut child = Command::new(env!("CARGO_BIN_EXE_cfyd"))
-        .args(["serve", "--ephemeral-ports", "--log-filter", "warn", "--data-dir"])
+        .args([
+            "serve",
+            "--ephemeral-ports",
+            "--log-filter",
+            "warn",
+            "--data-dir",
+        ])
         .arg(dir.path())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -73,7 +79,10 @@ async fn run(label: &str, n: usize, scripts: usize) {
         .expect("spawn cfyd");
     let started = Instant::now();
     while !ports_file.exists() {
-        assert!(started.elapsed() < Duration::from_secs(20), "cfyd did not start");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "cfyd did not start"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let ports: Value =
@@ -81,12 +90,19 @@ async fn run(label: &str, n: usize, scripts: usize) {
     let base = format!("http://127.0.0.1:{}/api/v2", ports["rest"]);
     let http = reqwest::Client::new();
     let resp = http
-        .put(format!("{base}/blueprints/bench?application_file_name=blueprint.yaml"))
+        .put(format!(
+            "{base}/blueprints/bench?application_file_name=blueprint.yaml"
+        ))
         .body(archive(&blueprint(n, scripts)))
         .send()
         .await
         .expect("upload");
-    assert_eq!(resp.status().as_u16(), 201, "{}", resp.text().await.unwrap_or_default());
+    assert_eq!(
+        resp.status().as_u16(),
+        201,
+        "{}",
+        resp.text().await.unwrap_or_default()
+    );
     let t = Instant::now();
     let resp = http
         .put(format!("{base}/deployments/bench"))

@@ -287,3 +287,139 @@ async fn an_init_script_host_starts_its_own_agent() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// A throw-away sshd on a free loopback port that accepts one key; killed
+/// when dropped. `None` (and a note) when openssh-server is not installed,
+/// unless `REQUIRE_SSHD=1` (set by `.ci/run`) makes that a failure.
+struct Sshd {
+    child: Child,
+    port: u16,
+    key: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn keygen(path: &std::path::Path) {
+    let ok = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(path)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "ssh-keygen failed");
+}
+
+fn sshd() -> Option<Sshd> {
+    let bin = std::path::Path::new("/usr/sbin/sshd");
+    if !bin.exists() {
+        assert!(
+            std::env::var("REQUIRE_SSHD").is_err(),
+            "REQUIRE_SSHD is set but openssh-server is not installed"
+        );
+        eprintln!("openssh-server is not installed: the remote-agent test did not run");
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    keygen(&p.join("host_key"));
+    keygen(&p.join("user_key"));
+    std::fs::copy(p.join("user_key.pub"), p.join("authorized_keys")).unwrap();
+    // sshd running as root wants its privilege separation directory.
+    let _ = std::fs::create_dir_all("/run/sshd");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::write(
+        p.join("sshd_config"),
+        format!(
+            "Port {port}\nListenAddress 127.0.0.1\nHostKey {dir}/host_key\nAuthorizedKeysFile {dir}/authorized_keys\nPidFile {dir}/sshd.pid\nStrictModes no\nUsePAM no\nPermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n",
+            dir = p.display()
+        ),
+    )
+    .unwrap();
+    let child = Command::new(bin)
+        .args(["-D", "-e", "-f"])
+        .arg(p.join("sshd_config"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(t.elapsed() < Duration::from_secs(10), "sshd did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Some(Sshd {
+        child,
+        port,
+        key: p.join("user_key"),
+        _dir: dir,
+    })
+}
+
+#[tokio::test]
+async fn a_remote_agent_is_copied_over_ssh_and_removed_at_uninstall() {
+    let Some(sshd) = sshd() else { return };
+    let cfyd = Cfyd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let agent_dir = dir.path().join("remote-agent");
+    let user = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout)
+        .unwrap()
+        .trim()
+        .to_owned();
+    let blueprint = format!(
+        r#"
+tosca_definitions_version: cloudify_dsl_1_2
+imports: [http://www.getcloudify.org/spec/cloudify/3.3/types.yaml]
+node_templates:
+  host:
+    type: cloudify.nodes.Compute
+    properties:
+      ip: 127.0.0.1
+      agent_config:
+        install_method: remote
+        user: {user}
+        key: {key}
+        port: {port}
+        extra: {{agent_dir: {agent_dir}, wait_started_timeout: 60}}
+  app:
+    type: cloudify.nodes.Root
+    relationships: [{{type: cloudify.relationships.contained_in, target: host}}]
+    interfaces:
+      cloudify.interfaces.lifecycle:
+        create: scripts/create.sh
+"#,
+        key = sshd.key.display(),
+        port = sshd.port,
+        agent_dir = agent_dir.display(),
+    );
+    let create = "#!/bin/bash\nctx instance runtime-properties ran_by \"$PPID\"\n";
+    deploy(
+        &cfyd,
+        "remote",
+        &[
+            ("blueprint.yaml", &blueprint),
+            ("scripts/create.sh", create),
+        ],
+    )
+    .await;
+    let end = run_to_end(&cfyd, "remote", "install").await;
+    assert_eq!(end["status"], "terminated", "{end}\n{}", cfyd.log());
+    let pid = std::fs::read_to_string(agent_dir.join("agent.pid")).unwrap();
+    let app = &instances(&cfyd, "remote", Some("app")).await[0];
+    assert_eq!(app["runtime_properties"]["ran_by"], pid.trim(), "{app}");
+    let end = run_to_end(&cfyd, "remote", "uninstall").await;
+    assert_eq!(end["status"], "terminated", "{end}");
+    assert!(
+        !agent_dir.exists(),
+        "uninstall removes the agent's directory"
+    );
+}

@@ -6,8 +6,10 @@
 //! `init_script` — the file server offers a script (also `ctx agent
 //! init-script` in the host's create operation) that fetches cfyd from the
 //! manager and starts it as the agent, and install waits for it;
-//! `remote` (copy over SSH) is refused as not supported yet.
+//! `remote` — cfyd copies itself to the host over SSH and starts it there
+//! (`ssh.rs`), and install waits for it.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -16,6 +18,7 @@ use serde_json::{Map, Value, json};
 use super::events::WorkflowContext;
 use super::members::Member;
 use super::remote::agent_of;
+use super::ssh::{SshTarget, sh};
 use super::{AgentEndpoints, Engine, Outcome};
 use crate::bus::Props;
 use crate::celery::{self, Task};
@@ -45,11 +48,6 @@ fn identity(m: &Member) -> (String, String) {
         .and_then(Value::as_str)
         .map_or_else(|| name.clone(), str::to_owned);
     (name, queue)
-}
-
-/// A single-quoted shell word.
-fn sh(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
 }
 
 /// The file server path of a host's init script.
@@ -87,6 +85,65 @@ echo $! >"$dir/agent.pid"
 }
 
 impl Engine {
+    /// Where a `remote` host's agent goes: `agent_config` user, key or
+    /// password, port, and the host's `ip` (runtime property, else node
+    /// property).
+    fn ssh_target(&self, m: &Member) -> Result<SshTarget, Outcome> {
+        let (name, _) = identity(m);
+        let ip = self
+            .model
+            .store
+            .get(NODE_INSTANCES, m.id())
+            .ok()
+            .flatten()
+            .and_then(|d| d.doc["runtime_properties"]["ip"].as_str().map(str::to_owned))
+            .or_else(|| m.node["properties"]["ip"].as_str().map(str::to_owned))
+            .filter(|ip| !ip.is_empty())
+            .ok_or_else(|| {
+                Outcome::Failed(format!(
+                    "node instance {} has no ip to install its agent at (runtime property or node property 'ip')",
+                    m.id()
+                ))
+            })?;
+        let user = setting(m, "user").and_then(Value::as_str).ok_or_else(|| {
+            Outcome::Failed(format!(
+                "node instance {}: install_method remote needs agent_config.user",
+                m.id()
+            ))
+        })?;
+        let key = setting(m, "key")
+            .and_then(Value::as_str)
+            .map(|k| match k.strip_prefix("~/") {
+                Some(rest) => std::env::var_os("HOME")
+                    .map_or_else(|| PathBuf::from(k), |h| PathBuf::from(h).join(rest)),
+                None => PathBuf::from(k),
+            });
+        let password = setting(m, "password")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        if key.is_none() && password.is_none() {
+            return Err(Outcome::Failed(format!(
+                "node instance {}: install_method remote needs agent_config.key or agent_config.password",
+                m.id()
+            )));
+        }
+        let port = setting(m, "port")
+            .and_then(Value::as_u64)
+            .and_then(|p| u16::try_from(p).ok())
+            .unwrap_or(22);
+        let dir = setting(m, "agent_dir")
+            .and_then(Value::as_str)
+            .map_or_else(|| format!(".cfyd-agent/{name}"), str::to_owned);
+        Ok(SshTarget {
+            host: ip,
+            port,
+            user: user.to_owned(),
+            key,
+            password,
+            dir,
+        })
+    }
+
     fn endpoints(&self) -> Result<&AgentEndpoints, Outcome> {
         self.agents.get().ok_or_else(|| {
             Outcome::Failed("the manager's agent endpoints are not known yet".into())
@@ -179,13 +236,7 @@ impl Engine {
         let method = m.install_method();
         let (name, queue) = identity(m);
         self.node_event(ctx, m, "Creating Agent").await;
-        if method == "remote" {
-            return Err(Outcome::Failed(format!(
-                "node instance {}: agent_config.install_method remote (copying the agent over SSH) is not supported yet by cfyd; use provided (run `cfyd agent --queue {queue}` on the host) or init_script",
-                m.id()
-            )));
-        }
-        if !matches!(method.as_str(), "provided" | "init_script") {
+        if !matches!(method.as_str(), "provided" | "init_script" | "remote") {
             return Err(Outcome::Failed(format!(
                 "node instance {}: unknown agent_config.install_method '{method}' (none, provided, init_script or remote)",
                 m.id()
@@ -208,12 +259,39 @@ impl Engine {
         self.declare_agent_queue(&queue)
             .await
             .map_err(Outcome::Failed)?;
+        if method == "remote" {
+            let target = self.ssh_target(m)?;
+            let e = self.endpoints()?;
+            let args = format!(
+                "--broker {} --queue {} --name {} --rest-url {} --file-server-url {}",
+                sh(&e.broker_url),
+                sh(&queue),
+                sh(&name),
+                sh(&e.rest_url),
+                sh(&e.file_server_url)
+            );
+            self.node_event(
+                ctx,
+                m,
+                &format!(
+                    "Copying the agent to {}@{} over SSH",
+                    target.user, target.host
+                ),
+            )
+            .await;
+            target.install(&args).await.map_err(|e| {
+                Outcome::Failed(format!("cannot install the agent of {}: {e}", m.id()))
+            })?;
+        }
         self.node_event(ctx, m, "Starting Agent").await;
         let timeout = setting(m, "wait_started_timeout")
             .and_then(Value::as_u64)
             .unwrap_or(self.endpoints()?.start_timeout);
         if !self.agent_alive(&queue, Duration::from_secs(timeout)).await {
-            let hint = if method == "provided" {
+            let hint = if method == "remote" {
+                "it was copied and started over SSH; see agent.log in its directory on the host"
+                    .into()
+            } else if method == "provided" {
                 format!(
                     "start it on the host with: cfyd agent --broker <amqp url> --queue {queue} --name {name}"
                 )
@@ -266,6 +344,17 @@ impl Engine {
         }
         self.node_event(ctx, m, "Deleting agent").await;
         let _ = std::fs::remove_file(self.model.resources.join(script_path(ctx, m)));
+        if m.install_method() == "remote" {
+            let removed = match self.ssh_target(m) {
+                Ok(t) => t.remove().await,
+                Err(Outcome::Failed(e)) => Err(e),
+                Err(Outcome::Cancelled) => Ok(()),
+            };
+            if let Err(e) = removed {
+                self.node_event(ctx, m, &format!("Could not remove the agent: {e}"))
+                    .await;
+            }
+        }
     }
 }
 

@@ -368,7 +368,9 @@ async fn handle(
     Json(body): Json<Value>,
 ) -> Json<Value> {
     let Some(ctx) = registry.lock().get(&token).cloned() else {
-        return Json(json!({"type": "error", "payload": {"error": "unknown or expired ctx token"}}));
+        return Json(
+            json!({"type": "error", "payload": {"error": "unknown or expired ctx token"}}),
+        );
     };
     let args: Vec<String> = body["args"]
         .as_array()

@@ -24,6 +24,7 @@ mod remote;
 pub mod render;
 mod scale;
 pub(crate) mod script;
+mod ssh;
 
 use std::sync::Arc;
 
