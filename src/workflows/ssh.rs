@@ -154,7 +154,7 @@ mod tests {
             password: None,
             dir: ".cfyd-agent/x".into(),
         };
-        let o = t.options("-p");
+        let o = t.options();
         assert_eq!(&o[..2], ["-p", "2222"]);
         assert!(o.windows(2).any(|w| w == ["-i", "/k"]));
         assert!(o.iter().any(|x| x == "BatchMode=yes"));
