@@ -116,7 +116,7 @@ async fn execute_operation_scale_and_heal() {
         &cfyd,
         "ops",
         "execute_operation",
-        json!({"operation": "maint.touch", "node_instance_ids": [one], "type_names": ["cloudify.nodes.Root"]}),
+        json!({"operation": "maint.touch", "node_instance_ids": [one], "type_names": ["cloudify.nodes.Root"], "run_by_dependency_order": true}),
     )
     .await;
     assert_eq!(ok["status"], "terminated", "{ok}");

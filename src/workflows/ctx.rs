@@ -157,7 +157,7 @@ impl OpContext {
         }
     }
 
-    async fn log(&self, level: &str, message: &str) {
+    pub(crate) async fn log(&self, level: &str, message: &str) {
         let mut ev = json!({
             "type": "cloudify_log", "level": level, "logger": self.task_name,
             "message": {"text": message}, "message_code": null,

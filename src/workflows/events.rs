@@ -64,11 +64,18 @@ pub async fn workflow_log(bus: &dyn MessageBus, ctx: &WorkflowContext, level: &s
     publish(bus, &log).await;
 }
 
-/// Publishes an event; a broker failure is logged, never fails the workflow.
+/// Publishes an event to `cloudify-events`, a log record (`type:
+/// cloudify_log`) to `cloudify-logs`, on the default exchange as 3.3's
+/// agents did; a broker failure is logged, never fails the workflow.
 pub async fn publish(bus: &dyn MessageBus, event: &Value) {
+    let queue = if event["type"] == "cloudify_log" {
+        "cloudify-logs"
+    } else {
+        "cloudify-events"
+    };
     let body = Bytes::from(event.to_string());
-    if let Err(e) = bus.publish("", "cloudify-events", body, false).await {
-        tracing::warn!(error = %e, "cannot publish a workflow event");
+    if let Err(e) = bus.publish("", queue, body, false).await {
+        tracing::warn!(error = %e, queue, "cannot publish a workflow event");
     }
 }
 

@@ -232,6 +232,20 @@ pub async fn run(
     drop(registration);
     let out =
         out.map_err(|e| TaskError::Recoverable(format!("cannot run {}: {e}", script.display())))?;
+    let name = script
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    // The script's output reaches the logs (its last lines).
+    for (stream, bytes, level) in [
+        ("stdout", &out.stdout, "info"),
+        ("stderr", &out.stderr, "warn"),
+    ] {
+        if !bytes.iter().all(u8::is_ascii_whitespace) {
+            op.log(level, &format!("{name} {stream}:\n{}", tail(bytes)))
+                .await;
+        }
+    }
     if let Some(msg) = op.abort.lock().take() {
         return Err(TaskError::NonRecoverable(msg));
     }
@@ -244,11 +258,7 @@ pub async fn run(
             .code()
             .map_or_else(|| "a signal".to_owned(), |c| format!("code {c}"));
         return Err(TaskError::Recoverable(format!(
-            "ProcessExecutionError: {} exited with {code}; stderr: {}",
-            script
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
+            "ProcessExecutionError: {name} exited with {code}; stderr: {}",
             tail(&out.stderr)
         )));
     }
