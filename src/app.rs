@@ -29,6 +29,7 @@ fn served(embedded_broker: bool) -> Vec<Listener> {
         l.extend([Listener::Amqp, Listener::AmqpManagement]);
     }
     l.push(Listener::Elasticsearch);
+    l.push(Listener::Influxdb);
     l.push(Listener::FileServer);
     l.push(Listener::Logstash);
     l
@@ -41,6 +42,11 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     let indices = Arc::new(search::Indices::open(&data.path().join("indices"))?);
     let (events, _) = indices.ensure(crate::es_api::EVENTS_INDEX)?;
     let model = Arc::new(crate::model::Model::open(data.path())?);
+    let tsdb_dir = data.path().join("tsdb");
+    let metrics_store = Arc::new(
+        tsdb::Tsdb::open(&tsdb_dir, tsdb::TsdbConfig::default())
+            .with_context(|| format!("cannot open the metrics store in {}", tsdb_dir.display()))?,
+    );
     let es = crate::es_api::EsState::new(indices.clone(), Some(model.clone()));
     let embedded = config.broker.url.is_empty();
     let broker = if embedded {
@@ -131,6 +137,12 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
                 let app = crate::es_api::router(es.clone());
                 tasks.spawn(serve_http(socket, app, stop, "elasticsearch"));
             }
+            Listener::Influxdb => {
+                let app = crate::influx_api::router(crate::influx_api::InfluxState {
+                    tsdb: metrics_store.clone(),
+                });
+                tasks.spawn(serve_http(socket, app, stop, "influxdb"));
+            }
             Listener::FileServer => {
                 let app = crate::fileserver::router(model.resources.clone());
                 tasks.spawn(serve_http(socket, app, stop, "file_server"));
@@ -160,6 +172,18 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         events.clone(),
         stop_rx.clone(),
         pipeline_health,
+    ));
+    // The policy engine (issue 9) will subscribe to this metric stream.
+    let (metric_stream, _) = tokio::sync::broadcast::channel(10_000);
+    tasks.spawn(crate::metrics::run(
+        bus.clone(),
+        metrics_store.clone(),
+        metric_stream,
+        stop_rx.clone(),
+    ));
+    tasks.spawn(crate::influx_api::maintain(
+        metrics_store.clone(),
+        stop_rx.clone(),
     ));
     tasks.spawn(crate::retention::run(
         indices.clone(),
@@ -266,6 +290,14 @@ fn services(
             format!(
                 "cfyd event index (Elasticsearch API) on {}",
                 addr(Listener::Elasticsearch)
+            ),
+        ),
+        Service::running(
+            "InfluxDB",
+            "cfyd-metrics",
+            format!(
+                "cfyd time-series store (InfluxDB 1.x API) on {}",
+                addr(Listener::Influxdb)
             ),
         ),
         Service::running(

@@ -158,7 +158,9 @@ impl Tsdb {
                     continue;
                 }
                 let shard = db.shard_or_new(&e.database, &e.retention_policy);
-                shard.write().add_chunk(&e.series, &e.field, e.kind, e.sealed);
+                shard
+                    .write()
+                    .add_chunk(&e.series, &e.field, e.kind, e.sealed);
             }
         }
         for (_, payload) in replayed {
@@ -259,7 +261,8 @@ impl Tsdb {
         if meta.contains_key(name) {
             return Ok(());
         }
-        let (rp_name, rp) = policy.unwrap_or_else(|| (DEFAULT_RP.to_owned(), RetentionPolicy::default()));
+        let (rp_name, rp) =
+            policy.unwrap_or_else(|| (DEFAULT_RP.to_owned(), RetentionPolicy::default()));
         let mut d = DatabaseMeta {
             default_rp: rp_name.clone(),
             policies: BTreeMap::new(),
@@ -430,7 +433,12 @@ impl Tsdb {
         self.wal.append(payload.as_bytes())?;
         let mut s = shard.write();
         for p in &accepted {
-            s.insert(&p.measurement, &p.tags, &p.fields, p.timestamp.unwrap_or(now));
+            s.insert(
+                &p.measurement,
+                &p.tags,
+                &p.fields,
+                p.timestamp.unwrap_or(now),
+            );
         }
         out.written = accepted.len();
         Ok(out)
@@ -575,6 +583,14 @@ impl Tsdb {
         Ok(false)
     }
 
+    /// Whether any retention policy expires data.
+    pub fn has_retention(&self) -> bool {
+        self.meta
+            .read()
+            .values()
+            .any(|d| d.policies.values().any(|p| p.duration > 0))
+    }
+
     /// Bytes of block files on disk.
     pub fn disk_bytes(&self) -> u64 {
         self.blocks
@@ -645,7 +661,10 @@ mod tests {
     fn count(db: &Tsdb) -> usize {
         let s = db.shard("db", DEFAULT_RP).unwrap();
         let s = s.read();
-        s.columns.values().map(|c| c.read(i64::MIN, i64::MAX).len()).sum()
+        s.columns
+            .values()
+            .map(|c| c.read(i64::MIN, i64::MAX).len())
+            .sum()
     }
 
     #[test]
@@ -666,7 +685,9 @@ mod tests {
                 Err(TsdbError::RetentionPolicyNotFound(_))
             ));
             let (conflict, _) = parse_lines("cpu,host=a v=\"s\" 3\n");
-            let out = db.write("db", None, conflict, Precision::Seconds, 0).unwrap();
+            let out = db
+                .write("db", None, conflict, Precision::Seconds, 0)
+                .unwrap();
             assert_eq!(out.written, 0);
             assert!(out.dropped[0].contains("field type conflict"));
         }
@@ -683,8 +704,13 @@ mod tests {
         drop(db);
         let db = Tsdb::open(dir.path(), TsdbConfig::default()).unwrap();
         assert_eq!(count(&db), 3, "compacted block");
-        db.delete("db", &|s| s.tag("host") == Some("a"), 2_000_000_000, i64::MAX)
-            .unwrap();
+        db.delete(
+            "db",
+            &|s| s.tag("host") == Some("a"),
+            2_000_000_000,
+            i64::MAX,
+        )
+        .unwrap();
         drop(db);
         let db = Tsdb::open(dir.path(), TsdbConfig::default()).unwrap();
         assert_eq!(count(&db), 2);
@@ -712,8 +738,14 @@ mod tests {
             fields: vec![("v".into(), FieldValue::Float(1.0))],
             timestamp: Some(t),
         };
-        db.write("db", None, vec![p(0), p(2 * hour)], Precision::Nanoseconds, 0)
-            .unwrap();
+        db.write(
+            "db",
+            None,
+            vec![p(0), p(2 * hour)],
+            Precision::Nanoseconds,
+            0,
+        )
+        .unwrap();
         db.compact(2 * hour + 1).unwrap();
         let s = db.shard("db", "short").unwrap();
         let n: usize = s

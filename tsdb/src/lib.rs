@@ -6,7 +6,9 @@
 pub mod block;
 pub mod encoding;
 pub mod engine;
+pub mod influxql;
 pub mod line;
+pub mod query;
 pub mod shard;
 pub mod time;
 pub mod wal;

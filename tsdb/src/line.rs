@@ -206,8 +206,7 @@ fn key_value(pair: &str) -> Result<(&str, &str), &'static str> {
 
 fn number_text_ok(s: &str) -> bool {
     !s.is_empty()
-        && s
-            .bytes()
+        && s.bytes()
             .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-'))
         && s.bytes().any(|c| c.is_ascii_digit())
 }
@@ -367,13 +366,19 @@ mod tests {
 
     #[test]
     fn escapes_as_influxdb_reads_them() {
-        let p = parse_line(r#"my\ meas,tag\,k=va\=l\ ue fi\ eld="say \"hi\"",i=42i,b=t,f=1.5e3,u=7u 1700000000"#).unwrap();
+        let p = parse_line(
+            r#"my\ meas,tag\,k=va\=l\ ue fi\ eld="say \"hi\"",i=42i,b=t,f=1.5e3,u=7u 1700000000"#,
+        )
+        .unwrap();
         assert_eq!(p.measurement, "my meas");
         assert_eq!(p.tags, vec![("tag,k".to_owned(), "va=l ue".to_owned())]);
         assert_eq!(
             p.fields,
             vec![
-                ("fi eld".to_owned(), FieldValue::String(r#"say "hi""#.into())),
+                (
+                    "fi eld".to_owned(),
+                    FieldValue::String(r#"say "hi""#.into())
+                ),
                 ("i".to_owned(), FieldValue::Integer(42)),
                 ("b".to_owned(), FieldValue::Boolean(true)),
                 ("f".to_owned(), FieldValue::Float(1500.0)),
@@ -420,7 +425,10 @@ mod tests {
     #[test]
     fn precisions() {
         assert_eq!(Precision::parse("ms").unwrap().to_nanos(2), Some(2_000_000));
-        assert_eq!(Precision::parse("h").unwrap().to_nanos(1), Some(3_600_000_000_000));
+        assert_eq!(
+            Precision::parse("h").unwrap().to_nanos(1),
+            Some(3_600_000_000_000)
+        );
         assert_eq!(Precision::Seconds.to_nanos(i64::MAX), None);
         assert!(Precision::parse("x").is_none());
     }

@@ -74,7 +74,8 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
     let Some(rest) = rest else {
         return Some(total);
     };
-    let (clock, offset) = if let Some(c) = rest.strip_suffix('Z').or_else(|| rest.strip_suffix('z')) {
+    let (clock, offset) = if let Some(c) = rest.strip_suffix('Z').or_else(|| rest.strip_suffix('z'))
+    {
         (c, 0i64)
     } else {
         let i = rest.rfind(['+', '-'])?;
@@ -116,14 +117,33 @@ mod tests {
     #[test]
     fn known_times() {
         assert_eq!(format_rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(format_rfc3339(1_451_606_400_000_000_000), "2016-01-01T00:00:00Z");
+        assert_eq!(
+            format_rfc3339(1_451_606_400_000_000_000),
+            "2016-01-01T00:00:00Z"
+        );
         assert_eq!(format_rfc3339(1_500_000_000), "1970-01-01T00:00:01.5Z");
         assert_eq!(format_rfc3339(-1), "1969-12-31T23:59:59.999999999Z");
-        assert_eq!(parse_rfc3339("2016-01-01T00:00:00Z"), Some(1_451_606_400_000_000_000));
+        assert_eq!(
+            parse_rfc3339("2016-01-01T00:00:00Z"),
+            Some(1_451_606_400_000_000_000)
+        );
         assert_eq!(parse_rfc3339("2016-01-01"), Some(1_451_606_400_000_000_000));
-        assert_eq!(parse_rfc3339("2016-01-01T01:00:00+01:00"), Some(1_451_606_400_000_000_000));
-        assert_eq!(parse_rfc3339("2016-01-01 00:00:00.25Z"), Some(1_451_606_400_250_000_000));
-        for bad in ["", "2016", "2016-13-01", "2016-01-01T25:00:00Z", "x", "2016-01-01T00:00Z"] {
+        assert_eq!(
+            parse_rfc3339("2016-01-01T01:00:00+01:00"),
+            Some(1_451_606_400_000_000_000)
+        );
+        assert_eq!(
+            parse_rfc3339("2016-01-01 00:00:00.25Z"),
+            Some(1_451_606_400_250_000_000)
+        );
+        for bad in [
+            "",
+            "2016",
+            "2016-13-01",
+            "2016-01-01T25:00:00Z",
+            "x",
+            "2016-01-01T00:00Z",
+        ] {
             assert!(parse_rfc3339(bad).is_none(), "{bad}");
         }
     }

@@ -222,7 +222,10 @@ mod tests {
         let old = wal.rotate().unwrap();
         wal.append(b"two").unwrap();
         let got = Wal::replay(dir.path()).unwrap();
-        assert_eq!(got, vec![(old, b"one".to_vec()), (old + 1, b"two".to_vec())]);
+        assert_eq!(
+            got,
+            vec![(old, b"one".to_vec()), (old + 1, b"two".to_vec())]
+        );
         wal.remove_upto(old).unwrap();
         assert_eq!(Wal::replay(dir.path()).unwrap().len(), 1);
         drop(wal);
