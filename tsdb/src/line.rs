@@ -118,17 +118,15 @@ pub fn parse_lines(body: &str) -> (Vec<Point>, Vec<LineError>) {
     (points, errors)
 }
 
-/// Splits `s` at `sep` bytes that are neither escaped nor (when `quotes`)
-/// inside a double-quoted string. Errors on an unclosed quote.
-fn split_unescaped(s: &str, sep: u8, quotes: bool) -> Result<Vec<&str>, &'static str> {
+/// Splits `s` at `sep` bytes that are not escaped.
+fn split_unescaped(s: &str, sep: u8) -> Vec<&str> {
     let b = s.as_bytes();
     let mut parts = Vec::new();
-    let (mut start, mut i, mut quoted) = (0, 0, false);
+    let (mut start, mut i) = (0, 0);
     while i < b.len() {
         match b[i] {
             b'\\' => i += 1,
-            b'"' if quotes => quoted = !quoted,
-            c if c == sep && !quoted => {
+            c if c == sep => {
                 parts.push(&s[start..i]);
                 start = i + 1;
             }
@@ -136,16 +134,49 @@ fn split_unescaped(s: &str, sep: u8, quotes: bool) -> Result<Vec<&str>, &'static
         }
         i += 1;
     }
+    parts.push(&s[start.min(s.len())..]);
+    parts
+}
+
+/// The field pairs of a line and what follows them. Quotes open only at
+/// the start of a value (right after a key's `=`), as InfluxDB scans
+/// them, so a `"` inside a key is literal.
+fn scan_fields(s: &str) -> Result<(Vec<&str>, &str), &'static str> {
+    let b = s.as_bytes();
+    let mut parts = Vec::new();
+    let (mut start, mut i) = (0, 0);
+    let (mut in_value, mut quoted) = (false, false);
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 1,
+            b'"' if quoted => quoted = false,
+            b'=' if !in_value => {
+                in_value = true;
+                if b.get(i + 1) == Some(&b'"') {
+                    quoted = true;
+                    i += 1;
+                }
+            }
+            b',' if !quoted => {
+                parts.push(&s[start..i]);
+                start = i + 1;
+                in_value = false;
+            }
+            b' ' if !quoted => break,
+            _ => {}
+        }
+        i += 1;
+    }
     if quoted {
         return Err("unbalanced quotes");
     }
-    parts.push(&s[start.min(s.len())..]);
-    Ok(parts)
+    let end = i.min(s.len());
+    parts.push(&s[start.min(end)..end]);
+    Ok((parts, s.get(end..).unwrap_or_default()))
 }
 
-/// The line's sections: key (measurement and tags), fields, timestamp.
-/// Quotes matter only in the fields (string values).
-fn sections(line: &str) -> Result<(&str, &str, Option<&str>), &'static str> {
+/// The line's sections: key (measurement and tags), field pairs, timestamp.
+fn sections(line: &str) -> Result<(&str, Vec<&str>, Option<&str>), &'static str> {
     let b = line.as_bytes();
     let mut i = 0;
     while i < b.len() && b[i] != b' ' {
@@ -156,16 +187,15 @@ fn sections(line: &str) -> Result<(&str, &str, Option<&str>), &'static str> {
     }
     let key = &line[..i.min(line.len())];
     let rest = line.get(i..).unwrap_or_default().trim_start_matches(' ');
-    let parts: Vec<&str> = split_unescaped(rest, b' ', true)?
-        .into_iter()
-        .filter(|p| !p.is_empty())
-        .collect();
-    match parts.as_slice() {
-        [] => Err("missing fields"),
-        [f] => Ok((key, f, None)),
-        [f, t] => Ok((key, f, Some(t))),
-        _ => Err("invalid field format"),
+    if rest.is_empty() {
+        return Err("missing fields");
     }
+    let (fields, tail) = scan_fields(rest)?;
+    let tail = tail.trim_matches(' ');
+    if tail.contains(' ') {
+        return Err("invalid field format");
+    }
+    Ok((key, fields, (!tail.is_empty()).then_some(tail)))
 }
 
 /// Removes the backslash before each of `escaped`.
@@ -266,7 +296,7 @@ pub fn parse_line(line: &str) -> Result<Point, LineError> {
         return Err(err("line too long"));
     }
     let (key, fields, ts) = sections(line).map_err(err)?;
-    let mut key_parts = split_unescaped(key, b',', false).map_err(err)?.into_iter();
+    let mut key_parts = split_unescaped(key, b',').into_iter();
     let measurement = unescape(key_parts.next().unwrap_or_default(), b", ");
     if measurement.is_empty() {
         return Err(err("missing measurement"));
@@ -287,7 +317,7 @@ pub fn parse_line(line: &str) -> Result<Point, LineError> {
         return Err(err("duplicate tags"));
     }
     let mut out_fields: Vec<(String, FieldValue)> = Vec::new();
-    for pair in split_unescaped(fields, b',', true).map_err(err)? {
+    for pair in fields {
         let (k, v) = key_value(pair).map_err(|_| err("missing field value"))?;
         if k.is_empty() {
             return Err(err("missing field key"));
@@ -434,7 +464,7 @@ mod tests {
     }
 
     fn name() -> impl Strategy<Value = String> {
-        "[a-zA-Z0-9 ,=_.-]{1,12}".prop_filter("no leading space or #", |s| {
+        "[a-zA-Z0-9 ,=_.\"-]{1,12}".prop_filter("no leading space or #", |s| {
             !s.starts_with(' ') && !s.starts_with('#')
         })
     }

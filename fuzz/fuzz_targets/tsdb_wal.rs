@@ -1,0 +1,13 @@
+//! WAL replay and block entries on truncated or corrupt files: every intact
+//! record before the damage, never a panic.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let (records, _) = tsdb::wal::decode_records(data);
+    for r in records {
+        let _ = tsdb::block::decode_entry(r);
+    }
+    let _ = tsdb::block::decode_entry(data);
+});
