@@ -32,6 +32,7 @@ pub fn router(state: InfluxState) -> Router {
         .route("/health", get(health))
         .route("/write", axum::routing::post(write::write))
         .route("/query", get(query::query).post(query::query))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }
 

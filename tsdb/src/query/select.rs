@@ -508,7 +508,10 @@ fn agg_rows(
         }
         None => {
             let time = if ctx.min == i64::MIN { 0 } else { ctx.min };
+            // A lone selector on one series reports its point's time (with
+            // several series merged InfluxDB reports the range start).
             let single_selector = cols.len() == 1
+                && ids.len() == 1
                 && cols[0].derivative.is_none()
                 && cols[0].function.as_deref().is_some_and(is_selector);
             let mut t_out = time;
