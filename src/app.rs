@@ -23,13 +23,15 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The listeners this build serves, in start order; the broker's only when
 /// it is the embedded one.
-fn served(embedded_broker: bool) -> Vec<Listener> {
+fn served(embedded_broker: bool, embedded_metrics: bool) -> Vec<Listener> {
     let mut l = vec![Listener::Rest, Listener::RestInternal];
     if embedded_broker {
         l.extend([Listener::Amqp, Listener::AmqpManagement]);
     }
     l.push(Listener::Elasticsearch);
-    l.push(Listener::Influxdb);
+    if embedded_metrics {
+        l.push(Listener::Influxdb);
+    }
     l.push(Listener::FileServer);
     l.push(Listener::Logstash);
     l
@@ -43,10 +45,15 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     let (events, _) = indices.ensure(crate::es_api::EVENTS_INDEX)?;
     let model = Arc::new(crate::model::Model::open(data.path())?);
     let tsdb_dir = data.path().join("tsdb");
-    let metrics_store = Arc::new(
-        tsdb::Tsdb::open(&tsdb_dir, tsdb::TsdbConfig::default())
-            .with_context(|| format!("cannot open the metrics store in {}", tsdb_dir.display()))?,
-    );
+    let metrics_store = if config.metrics.url.is_empty() {
+        Some(Arc::new(
+            tsdb::Tsdb::open(&tsdb_dir, tsdb::TsdbConfig::default()).with_context(|| {
+                format!("cannot open the metrics store in {}", tsdb_dir.display())
+            })?,
+        ))
+    } else {
+        None
+    };
     let es = crate::es_api::EsState::new(indices.clone(), Some(model.clone()));
     let embedded = config.broker.url.is_empty();
     let broker = if embedded {
@@ -76,7 +83,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     }
 
     let mut bound = BTreeMap::new();
-    for listener in served(embedded) {
+    for listener in served(embedded, metrics_store.is_some()) {
         let addr = listener.addr(&config)?;
         let socket = TcpListener::bind(addr)
             .await
@@ -107,7 +114,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         file_server_url: format!("http://{host}:{}", port("file_server")),
         start_timeout: config.agents.start_timeout,
     });
-    let services = Arc::new(services(&bound, bus.as_ref()));
+    let services = Arc::new(services(&bound, bus.as_ref(), &config.metrics.url));
     let (stop_tx, stop_rx) = watch::channel(false);
     let (pipeline_health, pipeline_health_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
@@ -138,9 +145,10 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
                 tasks.spawn(serve_http(socket, app, stop, "elasticsearch"));
             }
             Listener::Influxdb => {
-                let app = crate::influx_api::router(crate::influx_api::InfluxState {
-                    tsdb: metrics_store.clone(),
-                });
+                let Some(store) = metrics_store.clone() else {
+                    continue;
+                };
+                let app = crate::influx_api::router(crate::influx_api::InfluxState { tsdb: store });
                 tasks.spawn(serve_http(socket, app, stop, "influxdb"));
             }
             Listener::FileServer => {
@@ -175,14 +183,17 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     ));
     // The policy engine (issue 9) will subscribe to this metric stream.
     let (metric_stream, _) = tokio::sync::broadcast::channel(10_000);
+    let sink = match &metrics_store {
+        Some(store) => {
+            tasks.spawn(crate::influx_api::maintain(store.clone(), stop_rx.clone()));
+            crate::metrics::Sink::Embedded(store.clone())
+        }
+        None => crate::metrics::Sink::external(&config.metrics.url),
+    };
     tasks.spawn(crate::metrics::run(
         bus.clone(),
-        metrics_store.clone(),
+        sink,
         metric_stream,
-        stop_rx.clone(),
-    ));
-    tasks.spawn(crate::influx_api::maintain(
-        metrics_store.clone(),
         stop_rx.clone(),
     ));
     tasks.spawn(crate::retention::run(
@@ -254,6 +265,7 @@ async fn serve_http(
 fn services(
     bound: &BTreeMap<Listener, (TcpListener, std::net::SocketAddr)>,
     bus: &dyn MessageBus,
+    metrics_url: &str,
 ) -> Vec<Service> {
     let addr = |l: Listener| {
         bound
@@ -295,10 +307,14 @@ fn services(
         Service::running(
             "InfluxDB",
             "cfyd-metrics",
-            format!(
-                "cfyd time-series store (InfluxDB 1.x API) on {}",
-                addr(Listener::Influxdb)
-            ),
+            if metrics_url.is_empty() {
+                format!(
+                    "cfyd time-series store (InfluxDB 1.x API) on {}",
+                    addr(Listener::Influxdb)
+                )
+            } else {
+                format!("external InfluxDB {metrics_url}")
+            },
         ),
         Service::running(
             "Logstash",

@@ -135,6 +135,10 @@ pub struct ConfigArgs {
     /// Use an external AMQP broker instead of the embedded one.
     #[arg(long, value_name = "URL")]
     pub broker_url: Option<String>,
+    /// An external InfluxDB 1.x (`http://host:8086`) for metrics instead of
+    /// the embedded store (8086 is then not served).
+    #[arg(long, value_name = "URL")]
+    pub metrics_url: Option<String>,
     /// Move ports below 1024 up by 8000 (80 → 8080, 443 → 8443) so that a
     /// normal user can start cfyd.
     #[arg(long)]
@@ -180,6 +184,9 @@ impl ConfigArgs {
         }
         if let Some(a) = self.bind_internal {
             push("bind.internal", a.to_string());
+        }
+        if let Some(u) = &self.metrics_url {
+            push("metrics.url", u.clone());
         }
         if let Some(u) = &self.broker_url {
             push("broker.url", u.clone());

@@ -1,6 +1,6 @@
 //! The metrics pipeline (3.3's amqp-influxdb): Diamond metrics published
 //! to the `cloudify-monitoring` topic exchange go into the time-series
-//! store — database `cloudify`, measurement `<name>_<path>`, tags
+//! store (embedded, or an external InfluxDB 1.x with `metrics.url`) — database `cloudify`, measurement `<name>_<path>`, tags
 //! `deployment_id`, `node_name`, `node_id`, `host`, field `value` — and
 //! onto an in-process stream for the policy engine. Messages are
 //! acknowledged after the write that holds them is durable.
@@ -111,17 +111,101 @@ fn now_ns() -> i64 {
     crate::influx_api::now_ns()
 }
 
+/// Where metrics are written: the embedded store, or an external InfluxDB
+/// 1.x over its HTTP API (`metrics.url`).
+#[derive(Clone)]
+pub enum Sink {
+    Embedded(Arc<tsdb::Tsdb>),
+    External { url: String, http: reqwest::Client },
+}
+
+impl Sink {
+    pub fn external(url: &str) -> Sink {
+        Sink::External {
+            url: url.trim_end_matches('/').to_owned(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Creates the metrics database (no error when it exists).
+    pub async fn prepare(&self) -> Result<(), String> {
+        match self {
+            Sink::Embedded(store) => store
+                .create_database(DATABASE, None)
+                .map_err(|e| e.to_string()),
+            Sink::External { url, http } => {
+                let r = http
+                    .post(format!("{url}/query"))
+                    .form(&[("q", format!("CREATE DATABASE {DATABASE}"))])
+                    .send()
+                    .await
+                    .map_err(|e| format!("cannot reach InfluxDB at {url}: {e}"))?;
+                if r.status().is_success() {
+                    Ok(())
+                } else {
+                    Err(format!("InfluxDB at {url} answered {}", r.status()))
+                }
+            }
+        }
+    }
+
+    /// Writes points (nanosecond timestamps) durably.
+    pub async fn write(&self, points: Vec<Point>, now: i64) -> Result<(), String> {
+        match self {
+            Sink::Embedded(store) => {
+                let store = store.clone();
+                tokio::task::spawn_blocking(move || {
+                    store
+                        .write(DATABASE, None, points, Precision::Nanoseconds, now)
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                })
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()))
+            }
+            Sink::External { url, http } => {
+                let mut body = String::new();
+                for p in &points {
+                    body.push_str(&tsdb::line::format_point(p));
+                    body.push('\n');
+                }
+                let r = http
+                    .post(format!("{url}/write?db={DATABASE}&precision=ns"))
+                    .body(body)
+                    .send()
+                    .await
+                    .map_err(|e| format!("cannot reach InfluxDB at {url}: {e}"))?;
+                if r.status().as_u16() == 204 {
+                    Ok(())
+                } else {
+                    let code = r.status();
+                    Err(format!(
+                        "InfluxDB at {url} answered {code}: {}",
+                        r.text().await.unwrap_or_default()
+                    ))
+                }
+            }
+        }
+    }
+}
+
 /// Runs until `stop`: consume, write in batches, acknowledge, publish to
 /// `policies`.
 pub async fn run(
     bus: Arc<dyn MessageBus>,
-    store: Arc<tsdb::Tsdb>,
+    sink: Sink,
     policies: broadcast::Sender<Metric>,
     mut stop: watch::Receiver<bool>,
 ) {
-    if let Err(e) = store.create_database(DATABASE, None) {
-        tracing::error!(error = %e, "cannot create the metrics database");
-        return;
+    loop {
+        match sink.prepare().await {
+            Ok(()) => break,
+            Err(e) => tracing::error!(error = %e, "cannot create the metrics database; retrying"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
     }
     loop {
         let consumer = async {
@@ -132,7 +216,7 @@ pub async fn run(
         .await;
         match consumer {
             Ok(rx) => {
-                if consume(&*bus, &store, &policies, rx, &mut stop).await {
+                if consume(&*bus, &sink, &policies, rx, &mut stop).await {
                     return;
                 }
                 tracing::error!("the metrics queue went away; consuming again");
@@ -148,7 +232,7 @@ pub async fn run(
 
 async fn consume(
     bus: &dyn MessageBus,
-    store: &Arc<tsdb::Tsdb>,
+    sink: &Sink,
     policies: &broadcast::Sender<Metric>,
     mut rx: tokio::sync::mpsc::UnboundedReceiver<BusMessage>,
     stop: &mut watch::Receiver<bool>,
@@ -181,15 +265,7 @@ async fn consume(
         let written = if points.is_empty() {
             Ok(())
         } else {
-            let store = store.clone();
-            tokio::task::spawn_blocking(move || {
-                store
-                    .write(DATABASE, None, points, Precision::Nanoseconds, now)
-                    .map(|_| ())
-                    .map_err(|e| e.to_string())
-            })
-            .await
-            .unwrap_or_else(|e| Err(e.to_string()))
+            sink.write(points, now).await
         };
         if let Err(e) = written {
             // Not acknowledged: redelivered when the consumer comes back.

@@ -140,3 +140,168 @@ async fn diamond_metrics_from_the_broker_are_queryable() {
     let _ = ch.close().await;
     let _ = conn.close().await;
 }
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Debian's influxd on free loopback ports, killed when dropped; `None`
+/// (with a note) when it is not installed, unless `REQUIRE_INFLUXDB=1`
+/// (set by `.ci/run`) makes that a failure.
+struct Influxd {
+    child: std::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Influxd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn influxd() -> Option<Influxd> {
+    if !std::path::Path::new("/usr/bin/influxd").exists() {
+        assert!(
+            std::env::var("REQUIRE_INFLUXDB").is_err(),
+            "REQUIRE_INFLUXDB is set but influxdb is not installed"
+        );
+        eprintln!("influxdb is not installed: the external-InfluxDB test did not run");
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (port, rpc) = (free_port(), free_port());
+    let d = dir.path().display();
+    let conf = format!(
+        "reporting-disabled = true\nbind-address = \"127.0.0.1:{rpc}\"\n[meta]\n  dir = \"{d}/meta\"\n[data]\n  dir = \"{d}/data\"\n  wal-dir = \"{d}/wal\"\n  query-log-enabled = false\n[retention]\n  enabled = false\n[monitor]\n  store-enabled = false\n[http]\n  bind-address = \"127.0.0.1:{port}\"\n  log-enabled = false\n[continuous_queries]\n  enabled = false\n[subscriber]\n  enabled = false\n"
+    );
+    std::fs::write(dir.path().join("influxdb.conf"), conf).unwrap();
+    let child = std::process::Command::new("/usr/bin/influxd")
+        .arg("-config")
+        .arg(dir.path().join("influxdb.conf"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "influxd did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Some(Influxd {
+        child,
+        port,
+        _dir: dir,
+    })
+}
+
+#[tokio::test]
+async fn metrics_go_to_an_external_influxdb_when_configured() {
+    let Some(influx) = influxd() else { return };
+    let base = format!("http://127.0.0.1:{}", influx.port);
+    let cfyd = Cfyd::start_with(&["--metrics-url", &base]);
+    assert!(
+        !cfyd.ports().contains_key("influxdb"),
+        "8086 is not served with an external InfluxDB"
+    );
+    let mut args = amqprs::connection::OpenConnectionArguments::new(
+        "127.0.0.1",
+        cfyd.port("amqp"),
+        "guest",
+        "guest",
+    );
+    args.virtual_host("/");
+    let conn = amqprs::connection::Connection::open(&args).await.unwrap();
+    let ch = conn.open_channel(None).await.unwrap();
+    let body = json!({"node_id": "vm_x", "node_name": "vm", "deployment_id": "ext",
+        "name": "memory", "path": "free", "metric": 42.5, "unit": "", "type": "GAUGE",
+        "host": "vm_x", "service": "ext.vm.vm_x.memory.free", "time": 1_451_606_400});
+    ch.basic_publish(
+        amqprs::BasicProperties::default(),
+        body.to_string().into_bytes(),
+        amqprs::channel::BasicPublishArguments::new("cloudify-monitoring", "ext"),
+    )
+    .await
+    .unwrap();
+    let t = Instant::now();
+    loop {
+        let r: Value = reqwest::Client::new()
+            .get(format!("{base}/query"))
+            .query(&[
+                ("db", "cloudify"),
+                ("epoch", "s"),
+                (
+                    "q",
+                    "SELECT value FROM memory_free WHERE deployment_id = 'ext'",
+                ),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if let Some(s) = r["results"][0]["series"].get(0) {
+            assert_eq!(s["values"][0], json!([1_451_606_400, 42.5]));
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(15),
+            "metric never reached influxd: {r}\n{}",
+            cfyd.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = conn.close().await;
+}
+
+#[tokio::test]
+async fn the_influx_cli_writes_and_queries() {
+    let cli = std::path::Path::new("/usr/bin/influx");
+    if !cli.exists() {
+        assert!(
+            std::env::var("REQUIRE_INFLUXDB").is_err(),
+            "REQUIRE_INFLUXDB is set but influxdb-client is not installed"
+        );
+        eprintln!("influxdb-client is not installed: the influx CLI test did not run");
+        return;
+    }
+    let cfyd = Cfyd::start();
+    let port = cfyd.port("influxdb").to_string();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(cli)
+            .args(["-host", "127.0.0.1", "-port", &port])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    run(&["-execute", "CREATE DATABASE cli"]);
+    run(&["-database", "cli", "-execute", "INSERT cpu,host=a value=3"]);
+    run(&["-database", "cli", "-execute", "INSERT cpu,host=a value=5"]);
+    let out = run(&[
+        "-database",
+        "cli",
+        "-format",
+        "json",
+        "-execute",
+        "SELECT mean(value) FROM cpu",
+    ]);
+    let v: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["results"][0]["series"][0]["values"][0][1], 4.0, "{out}");
+    let dbs = run(&["-format", "csv", "-execute", "SHOW DATABASES"]);
+    assert!(dbs.contains("databases,cli"), "{dbs}");
+}

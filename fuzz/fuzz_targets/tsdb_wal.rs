@@ -5,9 +5,6 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let (records, _) = tsdb::wal::decode_records(data);
-    for r in records {
-        let _ = tsdb::block::decode_entry(r);
-    }
-    let _ = tsdb::block::decode_entry(data);
+    let _ = tsdb::wal::decode_records(data);
+    let _ = tsdb::block::decode_block(data);
 });

@@ -27,6 +27,16 @@ pub struct Config {
     pub rest: RestConfig,
     pub events: EventsConfig,
     pub agents: AgentsConfig,
+    pub metrics: MetricsConfig,
+}
+
+/// Where metrics go.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// An external InfluxDB 1.x (`http://host:8086`); empty keeps them in
+    /// the embedded store served on the `influxdb` port.
+    pub url: String,
 }
 
 /// Host agents (`cfyd agent`) and how they reach the manager.
@@ -87,6 +97,7 @@ impl Default for Config {
             rest: RestConfig::default(),
             events: EventsConfig::default(),
             agents: AgentsConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }

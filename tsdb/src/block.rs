@@ -1,6 +1,7 @@
-//! Block files: immutable files of sealed chunks, each chunk a WAL-style
-//! record (`len | crc | payload`) naming its database, retention policy,
-//! series and field. Written whole to a temporary name, fsynced and
+//! Block files: immutable files of sealed chunks as WAL-style records
+//! (`len | crc | payload`): each series (database, retention policy,
+//! measurement, tags) once, then chunks naming their series by number and
+//! their field. Written whole to a temporary name, fsynced and
 //! renamed, so a block file is either complete or absent.
 
 use std::io::Write;
@@ -75,61 +76,109 @@ fn byte_kind(b: u8) -> Option<FieldType> {
     })
 }
 
-/// Encodes one entry's payload (sans-IO).
-pub fn encode_entry(e: &BlockEntry) -> Vec<u8> {
-    let mut out = Vec::with_capacity(e.sealed.bytes.len() + 64);
-    put_str(&mut out, &e.database);
-    put_str(&mut out, &e.retention_policy);
-    put_str(&mut out, &e.series.measurement);
-    out.extend_from_slice(&(e.series.tags.len() as u32).to_le_bytes());
-    for (k, v) in &e.series.tags {
-        put_str(&mut out, k);
-        put_str(&mut out, v);
+const SERIES: u8 = b'S';
+const CHUNK: u8 = b'C';
+
+/// Encodes a block file (sans-IO): each series once (`S` records), then
+/// its chunks referring to it by number (`C` records), so series keys are
+/// not repeated per chunk.
+pub fn encode_block(entries: &[BlockEntry]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut ids: std::collections::HashMap<(&str, &str, String), u32> =
+        std::collections::HashMap::new();
+    for e in entries {
+        let key = (
+            e.database.as_str(),
+            e.retention_policy.as_str(),
+            e.series.key(),
+        );
+        let next = ids.len() as u32;
+        let id = *ids.entry(key).or_insert_with(|| {
+            let mut rec = vec![SERIES];
+            rec.extend_from_slice(&next.to_le_bytes());
+            put_str(&mut rec, &e.database);
+            put_str(&mut rec, &e.retention_policy);
+            put_str(&mut rec, &e.series.measurement);
+            rec.extend_from_slice(&(e.series.tags.len() as u32).to_le_bytes());
+            for (k, v) in &e.series.tags {
+                put_str(&mut rec, k);
+                put_str(&mut rec, v);
+            }
+            out.extend_from_slice(&encode_record(&rec));
+            next
+        });
+        let mut rec = Vec::with_capacity(e.sealed.bytes.len() + 40);
+        rec.push(CHUNK);
+        rec.extend_from_slice(&id.to_le_bytes());
+        put_str(&mut rec, &e.field);
+        rec.push(kind_byte(e.kind));
+        rec.extend_from_slice(&e.sealed.min_time.to_le_bytes());
+        rec.extend_from_slice(&e.sealed.max_time.to_le_bytes());
+        rec.extend_from_slice(&(e.sealed.count as u32).to_le_bytes());
+        rec.extend_from_slice(&e.sealed.bytes);
+        out.extend_from_slice(&encode_record(&rec));
     }
-    put_str(&mut out, &e.field);
-    out.push(kind_byte(e.kind));
-    out.extend_from_slice(&e.sealed.min_time.to_le_bytes());
-    out.extend_from_slice(&e.sealed.max_time.to_le_bytes());
-    out.extend_from_slice(&(e.sealed.count as u32).to_le_bytes());
-    out.extend_from_slice(&e.sealed.bytes);
     out
 }
 
-/// Decodes one entry's payload (sans-IO).
-pub fn decode_entry(data: &[u8]) -> Option<BlockEntry> {
-    let mut pos = 0;
-    let database = get_str(data, &mut pos)?;
-    let retention_policy = get_str(data, &mut pos)?;
-    let measurement = get_str(data, &mut pos)?;
-    let ntags = get_u32(data, &mut pos)? as usize;
-    if ntags > data.len() {
+/// Decodes a block file (sans-IO); `None` when any record is damaged or
+/// refers to a series not defined before it.
+pub fn decode_block(data: &[u8]) -> Option<Vec<BlockEntry>> {
+    let (records, clean) = decode_records(data);
+    if !clean {
         return None;
     }
-    let mut tags = Vec::with_capacity(ntags);
-    for _ in 0..ntags {
-        tags.push((get_str(data, &mut pos)?, get_str(data, &mut pos)?));
+    let mut series: Vec<(String, String, Series)> = Vec::new();
+    let mut out = Vec::new();
+    for r in records {
+        let mut pos = 1;
+        match *r.first()? {
+            SERIES => {
+                let id = get_u32(r, &mut pos)? as usize;
+                if id != series.len() {
+                    return None;
+                }
+                let database = get_str(r, &mut pos)?;
+                let retention_policy = get_str(r, &mut pos)?;
+                let measurement = get_str(r, &mut pos)?;
+                let ntags = get_u32(r, &mut pos)? as usize;
+                if ntags > r.len() {
+                    return None;
+                }
+                let mut tags = Vec::with_capacity(ntags);
+                for _ in 0..ntags {
+                    tags.push((get_str(r, &mut pos)?, get_str(r, &mut pos)?));
+                }
+                series.push((database, retention_policy, Series { measurement, tags }));
+            }
+            CHUNK => {
+                let id = get_u32(r, &mut pos)? as usize;
+                let (database, retention_policy, s) = series.get(id)?.clone();
+                let field = get_str(r, &mut pos)?;
+                let kind = byte_kind(*r.get(pos)?)?;
+                pos += 1;
+                let min_time = get_i64(r, &mut pos)?;
+                let max_time = get_i64(r, &mut pos)?;
+                let count = get_u32(r, &mut pos)? as usize;
+                out.push(BlockEntry {
+                    database,
+                    retention_policy,
+                    series: s,
+                    field,
+                    kind,
+                    sealed: Sealed {
+                        min_time,
+                        max_time,
+                        count,
+                        bytes: r.get(pos..)?.to_vec(),
+                        persisted: true,
+                    },
+                });
+            }
+            _ => return None,
+        }
     }
-    let field = get_str(data, &mut pos)?;
-    let kind = byte_kind(*data.get(pos)?)?;
-    pos += 1;
-    let min_time = get_i64(data, &mut pos)?;
-    let max_time = get_i64(data, &mut pos)?;
-    let count = get_u32(data, &mut pos)? as usize;
-    let bytes = data.get(pos..)?.to_vec();
-    Some(BlockEntry {
-        database,
-        retention_policy,
-        series: crate::shard::Series { measurement, tags },
-        field,
-        kind,
-        sealed: Sealed {
-            min_time,
-            max_time,
-            count,
-            bytes,
-            persisted: true,
-        },
-    })
+    Some(out)
 }
 
 /// Writes `entries` as block file `path` (atomically).
@@ -137,15 +186,7 @@ pub fn write(path: &Path, entries: &[BlockEntry]) -> Result<(), BlockError> {
     let io = |e| BlockError::Io(path.to_owned(), e);
     let tmp = path.with_extension("tmp");
     let mut f = std::fs::File::create(&tmp).map_err(io)?;
-    let mut buf = Vec::new();
-    for e in entries {
-        buf.extend_from_slice(&encode_record(&encode_entry(e)));
-        if buf.len() > 4 << 20 {
-            f.write_all(&buf).map_err(io)?;
-            buf.clear();
-        }
-    }
-    f.write_all(&buf).map_err(io)?;
+    f.write_all(&encode_block(entries)).map_err(io)?;
     f.sync_all().map_err(io)?;
     std::fs::rename(&tmp, path).map_err(io)?;
     if let Some(dir) = path.parent()
@@ -159,14 +200,7 @@ pub fn write(path: &Path, entries: &[BlockEntry]) -> Result<(), BlockError> {
 /// Reads a block file.
 pub fn read(path: &Path) -> Result<Vec<BlockEntry>, BlockError> {
     let data = std::fs::read(path).map_err(|e| BlockError::Io(path.to_owned(), e))?;
-    let (records, clean) = decode_records(&data);
-    if !clean {
-        return Err(BlockError::Corrupt(path.to_owned()));
-    }
-    records
-        .into_iter()
-        .map(|r| decode_entry(r).ok_or_else(|| BlockError::Corrupt(path.to_owned())))
-        .collect()
+    decode_block(&data).ok_or_else(|| BlockError::Corrupt(path.to_owned()))
 }
 
 #[cfg(test)]
@@ -207,7 +241,7 @@ mod tests {
     proptest! {
         #[test]
         fn decode_never_panics(data in proptest::collection::vec(any::<u8>(), 0..200)) {
-            let _ = decode_entry(&data);
+            let _ = decode_block(&data);
         }
     }
 }
