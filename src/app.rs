@@ -34,6 +34,7 @@ fn served(embedded_broker: bool, embedded_metrics: bool) -> Vec<Listener> {
     }
     l.push(Listener::FileServer);
     l.push(Listener::Logstash);
+    l.push(Listener::Mqtt);
     l
 }
 
@@ -150,6 +151,15 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
                 };
                 let app = crate::influx_api::router(crate::influx_api::InfluxState { tsdb: store });
                 tasks.spawn(serve_http(socket, app, stop, "influxdb"));
+            }
+            Listener::Mqtt => {
+                // rumqttd binds its own socket: hand it the address we hold.
+                let addr = socket.local_addr()?;
+                drop(socket);
+                let auth = (!config.mqtt.user.is_empty())
+                    .then(|| (config.mqtt.user.clone(), config.mqtt.password.clone()));
+                crate::mqtt::start(addr, auth, bus.clone(), tokio::runtime::Handle::current())
+                    .map_err(|e| anyhow::anyhow!("cannot start the MQTT broker: {e}"))?;
             }
             Listener::FileServer => {
                 let app = crate::fileserver::router(model.resources.clone());
@@ -315,6 +325,11 @@ fn services(
             } else {
                 format!("external InfluxDB {metrics_url}")
             },
+        ),
+        Service::running(
+            "MQTT",
+            "cfyd-mqtt",
+            format!("embedded MQTT broker (rumqttd) on {}", addr(Listener::Mqtt)),
         ),
         Service::running(
             "Logstash",

@@ -21,6 +21,7 @@ pub mod logging;
 pub mod logstash;
 pub mod metrics;
 pub mod model;
+pub mod mqtt;
 pub mod pipeline;
 pub mod rest;
 pub mod retention;

@@ -58,12 +58,10 @@ impl Listener {
         }
     }
 
-    /// Outward-facing listeners bind `bind.public`; the rest `bind.internal`.
+    /// Outward-facing listeners bind `bind.public`; the rest `bind.internal`
+    /// (MQTT too: edge devices reach it only once it is exposed on purpose).
     pub fn is_public(self) -> bool {
-        matches!(
-            self,
-            Listener::Http | Listener::Https | Listener::Amqp | Listener::Mqtt
-        )
+        matches!(self, Listener::Http | Listener::Https | Listener::Amqp)
     }
 
     fn configured_port(self, config: &Config) -> u16 {

@@ -28,6 +28,18 @@ pub struct Config {
     pub events: EventsConfig,
     pub agents: AgentsConfig,
     pub metrics: MetricsConfig,
+    pub mqtt: MqttConfig,
+}
+
+/// The embedded MQTT broker (loopback by default, like every internal
+/// listener; set `bind.internal` to expose it).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MqttConfig {
+    /// With a user, clients must log in as that user with this password;
+    /// empty lets any client connect.
+    pub user: String,
+    pub password: String,
 }
 
 /// Where metrics go.
@@ -98,6 +110,7 @@ impl Default for Config {
             events: EventsConfig::default(),
             agents: AgentsConfig::default(),
             metrics: MetricsConfig::default(),
+            mqtt: MqttConfig::default(),
         }
     }
 }
