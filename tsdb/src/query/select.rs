@@ -349,7 +349,10 @@ pub fn run(shard: &Shard, stmt: &SelectStatement, now: i64) -> Result<Vec<Result
                 .or_default()
                 .push(id);
         }
-        for (key, ids) in groups {
+        for (key, mut ids) in groups {
+            // Points at equal times come in series-key order, as InfluxDB
+            // merges them (first/last/selectors depend on it).
+            ids.sort_by_cached_key(|id| shard.series.get(*id as usize).map(Series::key));
             let (columns, rows) = match &p {
                 Plan::Raw(cols) => raw_rows(&ctx, cols, &ids),
                 Plan::Aggregate(cols) => agg_rows(&ctx, cols, &ids)?,
@@ -487,7 +490,7 @@ fn agg_rows(
                 let pts = inputs.get(c.field.as_str()).unwrap_or(&empty);
                 let mut vals = Vec::with_capacity(bucket_times.len());
                 let mut pos = 0;
-                for (bi, bt) in bucket_times.iter().enumerate() {
+                for bt in &bucket_times {
                     let bucket_end = bt.saturating_add(interval);
                     let from = pos;
                     while pos < pts.len() && pts[pos].0 < bucket_end {
@@ -498,9 +501,13 @@ fn agg_rows(
                         .filter(|(t, _)| *t >= *bt)
                         .cloned()
                         .collect();
-                    let _ = bi;
-                    let (v, _) =
-                        agg::aggregate(c.function.as_deref().unwrap_or("mean"), c.arg, &slice)?;
+                    // An empty bucket is null for every function here; count's
+                    // 0 is put back after fill (InfluxDB: fill replaces it).
+                    let (v, _) = if slice.is_empty() {
+                        (Cell::Null, None)
+                    } else {
+                        agg::aggregate(c.function.as_deref().unwrap_or("mean"), c.arg, &slice)?
+                    };
                     vals.push((*bt, v));
                 }
                 columns.push(vals);
@@ -549,7 +556,18 @@ fn agg_rows(
             *col = agg::derivative(col, unit, non_negative);
         }
     }
-    let rows = assemble(ctx, &columns, &bucket_times);
+    let mut rows = assemble(ctx, &columns, &bucket_times);
+    if ctx.stmt.group_by_time.is_some() && ctx.stmt.fill == Fill::Null {
+        for (i, c) in cols.iter().enumerate() {
+            if c.function.as_deref() == Some("count") && c.derivative.is_none() {
+                for row in &mut rows {
+                    if let Some(cell) = row.get_mut(i + 1).filter(|x| **x == Cell::Null) {
+                        *cell = Cell::Integer(0);
+                    }
+                }
+            }
+        }
+    }
     Ok((names, limit_rows(ctx, rows)))
 }
 
