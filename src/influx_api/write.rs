@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use super::{InfluxState, MAX_BODY, error, now_ns, version_headers};
 use tsdb::TsdbError;
-use tsdb::line::{Precision, parse_lines};
+use tsdb::line::Precision;
 
 fn body_text(headers: &HeaderMap, body: &Bytes) -> Result<String, Box<Response>> {
     let gzip = headers
@@ -60,15 +60,14 @@ pub async fn write(
         Ok(t) => t,
         Err(resp) => return *resp,
     };
-    let (points, bad) = parse_lines(&text);
     let tsdb = s.tsdb.clone();
     let db = db.clone();
     let rp = q.get("rp").cloned();
     let result = tokio::task::spawn_blocking(move || {
-        tsdb.write(&db, rp.as_deref(), points, precision, now_ns())
+        tsdb.write_body(&db, rp.as_deref(), &text, precision, now_ns())
     })
     .await;
-    let outcome = match result {
+    let (outcome, bad) = match result {
         Ok(Ok(o)) => o,
         Ok(Err(e @ TsdbError::DatabaseNotFound(_))) => {
             return error(StatusCode::NOT_FOUND, &e.to_string());

@@ -196,6 +196,35 @@ impl Tsdb {
         let Ok(text) = std::str::from_utf8(payload) else {
             return;
         };
+        // A raw body (`\x01db\nrp\nprecision ns\nnow\nbody`) is checked
+        // again exactly as when it was written: same order, same state.
+        if let Some(raw) = text.strip_prefix('\u{1}') {
+            let mut parts = raw.splitn(5, '\n');
+            let (Some(db), Some(rp), Some(unit), Some(now), Some(body)) = (
+                parts.next(),
+                parts.next(),
+                parts.next(),
+                parts.next(),
+                parts.next(),
+            ) else {
+                return;
+            };
+            let (Some(precision), Ok(now)) = (
+                unit.parse().ok().and_then(Precision::from_nanos),
+                now.parse::<i64>(),
+            ) else {
+                return;
+            };
+            if !self.has_policy(db, rp) {
+                return;
+            }
+            let shard = self.shard_or_new(db, rp);
+            let mut s = shard.write();
+            let (points, _) = crate::line::parse_lines(body);
+            let accepted = accept(&mut s, points, precision, now, &mut WriteOutcome::default());
+            apply(&mut s, &accepted, now);
+            return;
+        }
         let mut lines = text.split('\n');
         let (Some(db), Some(rp)) = (lines.next(), lines.next()) else {
             return;
@@ -384,44 +413,7 @@ impl Tsdb {
         let _gate = self.gate.read();
         let shard = self.shard_or_new(db, &rp);
         let mut out = WriteOutcome::default();
-        let mut accepted: Vec<Point> = Vec::with_capacity(points.len());
-        {
-            // Types are fixed under the lock: a conflict within one batch
-            // or with stored data drops the point.
-            let mut s = shard.write();
-            for mut p in points {
-                let time = match p.timestamp {
-                    Some(t) => match precision.to_nanos(t) {
-                        Some(ns) => ns,
-                        None => {
-                            out.dropped.push(format!(
-                                "unable to parse '{}': time outside range",
-                                format_point(&p)
-                            ));
-                            continue;
-                        }
-                    },
-                    None => now,
-                };
-                if let Some(c) = p
-                    .fields
-                    .iter()
-                    .find_map(|(f, v)| s.conflict(&p.measurement, f, v))
-                {
-                    out.dropped.push(c);
-                    continue;
-                }
-                for (f, v) in &p.fields {
-                    s.field_types
-                        .entry(p.measurement.clone())
-                        .or_default()
-                        .entry(f.clone())
-                        .or_insert_with(|| FieldType::of(v));
-                }
-                p.timestamp = Some(time);
-                accepted.push(p);
-            }
-        }
+        let accepted = accept(&mut shard.write(), points, precision, now, &mut out);
         if accepted.is_empty() {
             return Ok(out);
         }
@@ -431,17 +423,39 @@ impl Tsdb {
             payload.push('\n');
         }
         self.wal.append(payload.as_bytes())?;
-        let mut s = shard.write();
-        for p in &accepted {
-            s.insert(
-                &p.measurement,
-                &p.tags,
-                &p.fields,
-                p.timestamp.unwrap_or(now),
-            );
-        }
+        apply(&mut shard.write(), &accepted, now);
         out.written = accepted.len();
         Ok(out)
+    }
+
+    /// Writes a line-protocol body: the lines that parse are checked,
+    /// logged (the body itself goes to the WAL, so nothing is formatted
+    /// again), fsynced and applied; the others come back as errors.
+    pub fn write_body(
+        &self,
+        db: &str,
+        rp: Option<&str>,
+        body: &str,
+        precision: Precision,
+        now: i64,
+    ) -> Result<(WriteOutcome, Vec<crate::line::LineError>), TsdbError> {
+        let rp = self.resolve_rp(db, rp)?;
+        let (points, bad) = crate::line::parse_lines(body);
+        let _gate = self.gate.read();
+        let shard = self.shard_or_new(db, &rp);
+        let mut out = WriteOutcome::default();
+        let accepted = accept(&mut shard.write(), points, precision, now, &mut out);
+        if accepted.is_empty() {
+            return Ok((out, bad));
+        }
+        let header = format!("\u{1}{db}\n{rp}\n{}\n{now}\n", precision.nanos());
+        let mut payload = Vec::with_capacity(header.len() + body.len());
+        payload.extend_from_slice(header.as_bytes());
+        payload.extend_from_slice(body.as_bytes());
+        self.wal.append(&payload)?;
+        apply(&mut shard.write(), &accepted, now);
+        out.written = accepted.len();
+        Ok((out, bad))
     }
 
     /// Head points across shards.
@@ -602,6 +616,64 @@ impl Tsdb {
     }
 }
 
+/// The points of a write that may be stored (timestamps resolved to ns):
+/// a point out of range or with a field whose type conflicts with stored
+/// data or an earlier point is dropped, with InfluxDB's wording in `out`.
+fn accept(
+    s: &mut Shard,
+    points: Vec<Point>,
+    precision: Precision,
+    now: i64,
+    out: &mut WriteOutcome,
+) -> Vec<Point> {
+    let mut accepted = Vec::with_capacity(points.len());
+    for mut p in points {
+        let time = match p.timestamp {
+            Some(t) => match precision.to_nanos(t) {
+                Some(ns) => ns,
+                None => {
+                    out.dropped.push(format!(
+                        "unable to parse '{}': time outside range",
+                        format_point(&p)
+                    ));
+                    continue;
+                }
+            },
+            None => now,
+        };
+        if let Some(c) = p
+            .fields
+            .iter()
+            .find_map(|(f, v)| s.conflict(&p.measurement, f, v))
+        {
+            out.dropped.push(c);
+            continue;
+        }
+        let known = s.field_types.get(&p.measurement);
+        if p
+            .fields
+            .iter()
+            .any(|(f, _)| known.is_none_or(|m| !m.contains_key(f)))
+        {
+            let types = s.field_types.entry(p.measurement.clone()).or_default();
+            for (f, v) in &p.fields {
+                if !types.contains_key(f) {
+                    types.insert(f.clone(), FieldType::of(v));
+                }
+            }
+        }
+        p.timestamp = Some(time);
+        accepted.push(p);
+    }
+    accepted
+}
+
+fn apply(s: &mut Shard, points: &[Point], now: i64) {
+    for p in points {
+        s.insert(&p.measurement, &p.tags, &p.fields, p.timestamp.unwrap_or(now));
+    }
+}
+
 fn collect_entries(db: &str, rp: &str, s: &Shard, all: bool, out: &mut Vec<BlockEntry>) {
     for ((id, field), col) in &s.columns {
         let Some(series) = s.series.get(*id as usize) else {
@@ -714,6 +786,31 @@ mod tests {
         drop(db);
         let db = Tsdb::open(dir.path(), TsdbConfig::default()).unwrap();
         assert_eq!(count(&db), 2);
+    }
+
+    #[test]
+    fn raw_bodies_replay_as_they_were_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let db = Tsdb::open(dir.path(), TsdbConfig::default()).unwrap();
+            db.create_database("db", None).unwrap();
+            let body = "cpu,host=a v=1 1\ncpu,host=a v=\"x\" 2\nbad\ncpu,host=b v=3\n";
+            let (out, bad) = db
+                .write_body("db", None, body, Precision::Seconds, 7_000_000_000)
+                .unwrap();
+            assert_eq!((out.written, out.dropped.len(), bad.len()), (2, 1, 1));
+        }
+        let db = Tsdb::open(dir.path(), TsdbConfig::default()).unwrap();
+        assert_eq!(count(&db), 2, "the conflicting and the bad line stay out");
+        let s = db.shard("db", DEFAULT_RP).unwrap();
+        let s = s.read();
+        let times: Vec<i64> = s
+            .columns
+            .values()
+            .flat_map(|c| c.read(i64::MIN, i64::MAX))
+            .map(|(t, _)| t)
+            .collect();
+        assert!(times.contains(&7_000_000_000), "no timestamp: the write's now");
     }
 
     #[test]

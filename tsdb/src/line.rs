@@ -84,6 +84,20 @@ impl Precision {
         }
     }
 
+    /// The precision whose unit is `n` nanoseconds.
+    pub fn from_nanos(n: i64) -> Option<Precision> {
+        [
+            Precision::Nanoseconds,
+            Precision::Microseconds,
+            Precision::Milliseconds,
+            Precision::Seconds,
+            Precision::Minutes,
+            Precision::Hours,
+        ]
+        .into_iter()
+        .find(|p| p.nanos() == n)
+    }
+
     /// A timestamp in this unit as nanoseconds; `None` when out of range.
     pub fn to_nanos(self, t: i64) -> Option<i64> {
         t.checked_mul(self.nanos())

@@ -257,6 +257,53 @@ impl Column {
     }
 }
 
+/// A `(series, field)` column key that can be borrowed as `(u32, &str)`,
+/// so hot paths look columns up without allocating the field name.
+pub trait ColumnKey {
+    fn series(&self) -> SeriesId;
+    fn field(&self) -> &str;
+}
+
+impl ColumnKey for (SeriesId, String) {
+    fn series(&self) -> SeriesId {
+        self.0
+    }
+    fn field(&self) -> &str {
+        &self.1
+    }
+}
+
+impl ColumnKey for (SeriesId, &str) {
+    fn series(&self) -> SeriesId {
+        self.0
+    }
+    fn field(&self) -> &str {
+        self.1
+    }
+}
+
+impl<'a> std::borrow::Borrow<dyn ColumnKey + 'a> for (SeriesId, String) {
+    fn borrow(&self) -> &(dyn ColumnKey + 'a) {
+        self
+    }
+}
+
+/// Hashes as the tuple `(SeriesId, String)` does.
+impl std::hash::Hash for dyn ColumnKey + '_ {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.series().hash(state);
+        self.field().hash(state);
+    }
+}
+
+impl PartialEq for dyn ColumnKey + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.series() == other.series() && self.field() == other.field()
+    }
+}
+
+impl Eq for dyn ColumnKey + '_ {}
+
 /// One retention policy's series and data.
 #[derive(Debug, Default)]
 pub struct Shard {
@@ -277,11 +324,18 @@ pub struct Shard {
 impl Shard {
     /// The id of a series, created when new.
     pub fn series_id(&mut self, measurement: &str, tags: &[(String, String)]) -> SeriesId {
-        let s = Series {
-            measurement: measurement.to_owned(),
-            tags: tags.to_vec(),
-        };
-        let key = s.key();
+        // An internal key: unambiguous (NUL never occurs in a name
+        // InfluxDB accepts), and cheap to build.
+        let mut key = String::with_capacity(
+            measurement.len() + tags.iter().map(|(k, v)| k.len() + v.len() + 2).sum::<usize>(),
+        );
+        key.push_str(measurement);
+        for (k, v) in tags {
+            key.push('\0');
+            key.push_str(k);
+            key.push('\0');
+            key.push_str(v);
+        }
         if let Some(id) = self.by_key.get(&key) {
             return *id;
         }
@@ -298,7 +352,10 @@ impl Shard {
                 .or_default()
                 .insert(id);
         }
-        self.series.push(s);
+        self.series.push(Series {
+            measurement: measurement.to_owned(),
+            tags: tags.to_vec(),
+        });
         self.by_key.insert(key, id);
         id
     }
@@ -327,12 +384,24 @@ impl Shard {
         let id = self.series_id(measurement, tags);
         for (f, v) in fields {
             let kind = FieldType::of(v);
-            self.field_types
-                .entry(measurement.to_owned())
-                .or_default()
-                .entry(f.clone())
-                .or_insert(kind);
-            let col = self.columns.entry((id, f.clone())).or_default();
+            if !self
+                .field_types
+                .get(measurement)
+                .is_some_and(|m| m.contains_key(f))
+            {
+                self.field_types
+                    .entry(measurement.to_owned())
+                    .or_default()
+                    .insert(f.clone(), kind);
+            }
+            // Looked up by reference: no key allocation per field and point.
+            let probe: &dyn ColumnKey = &(id, f.as_str());
+            if !self.columns.contains_key(probe) {
+                self.columns.insert((id, f.clone()), Column::default());
+            }
+            let Some(col) = self.columns.get_mut(probe) else {
+                continue;
+            };
             col.head.push((time, v.clone()));
             self.head_points += 1;
             if col.head.len() >= CHUNK_POINTS {
