@@ -650,8 +650,7 @@ fn accept(
             continue;
         }
         let known = s.field_types.get(&p.measurement);
-        if p
-            .fields
+        if p.fields
             .iter()
             .any(|(f, _)| known.is_none_or(|m| !m.contains_key(f)))
         {
@@ -670,7 +669,12 @@ fn accept(
 
 fn apply(s: &mut Shard, points: &[Point], now: i64) {
     for p in points {
-        s.insert(&p.measurement, &p.tags, &p.fields, p.timestamp.unwrap_or(now));
+        s.insert(
+            &p.measurement,
+            &p.tags,
+            &p.fields,
+            p.timestamp.unwrap_or(now),
+        );
     }
 }
 
@@ -810,7 +814,10 @@ mod tests {
             .flat_map(|c| c.read(i64::MIN, i64::MAX))
             .map(|(t, _)| t)
             .collect();
-        assert!(times.contains(&7_000_000_000), "no timestamp: the write's now");
+        assert!(
+            times.contains(&7_000_000_000),
+            "no timestamp: the write's now"
+        );
     }
 
     #[test]

@@ -327,7 +327,11 @@ impl Shard {
         // An internal key: unambiguous (NUL never occurs in a name
         // InfluxDB accepts), and cheap to build.
         let mut key = String::with_capacity(
-            measurement.len() + tags.iter().map(|(k, v)| k.len() + v.len() + 2).sum::<usize>(),
+            measurement.len()
+                + tags
+                    .iter()
+                    .map(|(k, v)| k.len() + v.len() + 2)
+                    .sum::<usize>(),
         );
         key.push_str(measurement);
         for (k, v) in tags {
