@@ -157,3 +157,52 @@ async fn mqtt_auth_is_enforced_when_configured() {
         assert_ne!(code, 0);
     }
 }
+
+#[tokio::test]
+async fn mosquitto_pub_metrics_are_queryable() {
+    let bin = std::path::Path::new("/usr/bin/mosquitto_pub");
+    if !bin.exists() {
+        assert!(
+            std::env::var("REQUIRE_MOSQUITTO").is_err(),
+            "REQUIRE_MOSQUITTO is set but mosquitto-clients is not installed"
+        );
+        eprintln!("mosquitto-clients is not installed: the mosquitto_pub test did not run");
+        return;
+    }
+    let cfyd = Cfyd::start();
+    let port = cfyd.port("mqtt").to_string();
+    for v in ["1.5", "2.5"] {
+        let status = std::process::Command::new(bin)
+            .args(["-h", "127.0.0.1", "-p", &port, "-q", "1", "-t"])
+            .args(["cloudify/metrics/mq/dev_00001/temp", "-m", v])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    let t = Instant::now();
+    loop {
+        let r: Value = reqwest::Client::new()
+            .post(cfyd.url("influxdb", "/query"))
+            .form(&[
+                ("db", "cloudify"),
+                (
+                    "q",
+                    "SELECT sum(value) FROM temp WHERE node_id = 'dev_00001'",
+                ),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if r["results"][0]["series"][0]["values"][0][1] == 4.0 {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "metrics never arrived: {r}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
