@@ -62,6 +62,33 @@ fn selected(
         .collect())
 }
 
+/// One series per measurement (of `from`, all when empty, with series
+/// matching `cond`) in every shard of `db`, its rows from `rows`, paged.
+#[allow(clippy::too_many_arguments)]
+fn per_measurement(
+    tsdb: &Tsdb,
+    db: &str,
+    from: &[Source],
+    cond: Option<&Expr>,
+    now: i64,
+    (limit, offset): (Option<u64>, Option<u64>),
+    columns: &[&str],
+    rows: impl Fn(&Shard, &str) -> Vec<Vec<Cell>>,
+) -> Result<Vec<ResultSeries>, String> {
+    exists(tsdb, db)?;
+    let mut out = Vec::new();
+    for s in shards(tsdb, db) {
+        let s = s.read();
+        for m in selected(&s, from, cond, now)? {
+            let r = page(rows(&s, &m), limit, offset);
+            if !r.is_empty() {
+                out.push(series(Some(&m), columns, r));
+            }
+        }
+    }
+    Ok(out)
+}
+
 fn need_db<'a>(explicit: Option<&'a str>, default: Option<&'a str>) -> Result<&'a str, String> {
     explicit
         .or(default)
@@ -161,26 +188,21 @@ pub fn run(
             offset,
         } => {
             let db = need_db(database.as_deref(), default_db)?;
-            exists(tsdb, db)?;
-            let mut out = Vec::new();
-            for s in shards(tsdb, db) {
-                let s = s.read();
-                for m in selected(&s, from, condition.as_ref(), now)? {
-                    let keys: Vec<String> = s
-                        .tag_index
-                        .get(&m)
-                        .map(|t| t.keys().cloned().collect())
-                        .unwrap_or_default();
-                    let rows: Vec<Vec<Cell>> = page(keys, *limit, *offset)
-                        .iter()
-                        .map(|k| vec![text(k)])
-                        .collect();
-                    if !rows.is_empty() {
-                        out.push(series(Some(&m), &["tagKey"], rows));
-                    }
-                }
-            }
-            out
+            per_measurement(
+                tsdb,
+                db,
+                from,
+                condition.as_ref(),
+                now,
+                (*limit, *offset),
+                &["tagKey"],
+                |s, m| {
+                    s.tag_index
+                        .get(m)
+                        .map(|t| t.keys().map(|k| vec![text(k)]).collect())
+                        .unwrap_or_default()
+                },
+            )?
         }
         Statement::ShowTagValues {
             database,
@@ -211,28 +233,30 @@ pub fn run(
                     Box::new(move |x| re.is_match(x) != neg)
                 }
             };
-            let mut out = Vec::new();
-            for s in shards(tsdb, db) {
-                let s = s.read();
-                for m in selected(&s, from, condition.as_ref(), now)? {
+            let cond = condition.as_ref();
+            per_measurement(
+                tsdb,
+                db,
+                from,
+                cond,
+                now,
+                (*limit, *offset),
+                &["key", "value"],
+                |s, m| {
                     let mut pairs = BTreeSet::new();
-                    for id in matching_series(&s, &m, condition.as_ref(), now) {
+                    for id in matching_series(s, m, cond, now) {
                         if let Some(ser) = s.series.get(id as usize) {
                             for (k, v) in ser.tags.iter().filter(|(k, _)| key_ok(k)) {
                                 pairs.insert((k.clone(), v.clone()));
                             }
                         }
                     }
-                    let rows: Vec<Vec<Cell>> = page(pairs.into_iter().collect(), *limit, *offset)
+                    pairs
                         .into_iter()
                         .map(|(k, v)| vec![text(&k), text(&v)])
-                        .collect();
-                    if !rows.is_empty() {
-                        out.push(series(Some(&m), &["key", "value"], rows));
-                    }
-                }
-            }
-            out
+                        .collect()
+                },
+            )?
         }
         Statement::ShowFieldKeys {
             database,
@@ -241,26 +265,25 @@ pub fn run(
             offset,
         } => {
             let db = need_db(database.as_deref(), default_db)?;
-            exists(tsdb, db)?;
-            let mut out = Vec::new();
-            for s in shards(tsdb, db) {
-                let s = s.read();
-                for m in selected(&s, from, None, now)? {
-                    let fields: Vec<(String, &'static str)> = s
-                        .field_types
-                        .get(&m)
-                        .map(|f| f.iter().map(|(k, t)| (k.clone(), t.name())).collect())
-                        .unwrap_or_default();
-                    let rows: Vec<Vec<Cell>> = page(fields, *limit, *offset)
-                        .into_iter()
-                        .map(|(k, t)| vec![text(&k), text(t)])
-                        .collect();
-                    if !rows.is_empty() {
-                        out.push(series(Some(&m), &["fieldKey", "fieldType"], rows));
-                    }
-                }
-            }
-            out
+            per_measurement(
+                tsdb,
+                db,
+                from,
+                None,
+                now,
+                (*limit, *offset),
+                &["fieldKey", "fieldType"],
+                |s, m| {
+                    s.field_types
+                        .get(m)
+                        .map(|f| {
+                            f.iter()
+                                .map(|(k, t)| vec![text(k), text(t.name())])
+                                .collect()
+                        })
+                        .unwrap_or_default()
+                },
+            )?
         }
         Statement::ShowSeries {
             database,
