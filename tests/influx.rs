@@ -10,22 +10,11 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::Cfyd;
+use common::api::influx_query;
 use serde_json::{Value, json};
 
 fn url(cfyd: &Cfyd, path: &str) -> String {
     cfyd.url("influxdb", path)
-}
-
-async fn query(cfyd: &Cfyd, db: &str, q: &str) -> Value {
-    reqwest::Client::new()
-        .post(url(cfyd, "/query"))
-        .form(&[("q", q), ("db", db), ("epoch", "s")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
 
 async fn write(cfyd: &Cfyd, db: &str, body: &str) -> (u16, String) {
@@ -44,7 +33,7 @@ async fn writes_and_queries_survive_restart_and_kill() {
     let ping = reqwest::get(url(&cfyd, "/ping")).await.unwrap();
     assert_eq!(ping.status().as_u16(), 204);
     assert!(ping.headers().contains_key("x-influxdb-version"));
-    let created = query(&cfyd, "", "CREATE DATABASE lab").await;
+    let created = influx_query(&cfyd, "", "CREATE DATABASE lab").await;
     assert_eq!(created, json!({"results": [{"statement_id": 0}]}));
 
     let mut body = String::new();
@@ -74,22 +63,22 @@ async fn writes_and_queries_survive_restart_and_kill() {
 
     let q = "SELECT mean(value) FROM cpu WHERE host = 'a' AND time >= 1000s AND time < 2000s GROUP BY time(500s)";
     let expect = json!({"results": [{"statement_id": 0, "series": [{"name": "cpu", "columns": ["time", "mean"], "values": [[1000, 24.5], [1500, 74.5]]}]}]});
-    assert_eq!(query(&cfyd, "lab", q).await, expect);
+    assert_eq!(influx_query(&cfyd, "lab", q).await, expect);
     let count = "SELECT count(value) FROM cpu";
-    let before = query(&cfyd, "lab", count).await;
+    let before = influx_query(&cfyd, "lab", count).await;
     assert_eq!(before["results"][0]["series"][0]["values"][0][1], 102);
 
     // A clean restart, then a kill -9 right after acknowledged writes.
     cfyd.terminate();
     cfyd.restart();
-    assert_eq!(query(&cfyd, "lab", q).await, expect);
+    assert_eq!(influx_query(&cfyd, "lab", q).await, expect);
     assert_eq!(
         write(&cfyd, "lab", "cpu,host=d value=1 5000\n").await.0,
         204
     );
     cfyd.kill();
     cfyd.restart();
-    let after = query(&cfyd, "lab", count).await;
+    let after = influx_query(&cfyd, "lab", count).await;
     assert_eq!(after["results"][0]["series"][0]["values"][0][1], 103);
 }
 
@@ -120,7 +109,7 @@ async fn diamond_metrics_from_the_broker_are_queryable() {
     }
     let t = Instant::now();
     loop {
-        let r = query(
+        let r = influx_query(
             &cfyd,
             "cloudify",
             "SELECT max(value) FROM cpu_total_user WHERE deployment_id = 'd1' GROUP BY node_id",

@@ -11,6 +11,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::Cfyd;
+use common::api::influx_query;
 use serde_json::{Value, json};
 
 fn remaining_length(mut n: usize, out: &mut Vec<u8>) {
@@ -92,22 +93,12 @@ async fn mqtt_metrics_and_events_reach_the_stores() {
     let http = reqwest::Client::new();
     let t = Instant::now();
     loop {
-        let r: Value = http
-            .post(cfyd.url("influxdb", "/query"))
-            .form(&[
-                ("db", "cloudify"),
-                ("epoch", "s"),
-                (
-                    "q",
-                    "SELECT value FROM disk_used, temperature GROUP BY node_name",
-                ),
-            ])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let r = influx_query(
+            &cfyd,
+            "cloudify",
+            "SELECT value FROM disk_used, temperature GROUP BY node_name",
+        )
+        .await;
         let series = r["results"][0]["series"]
             .as_array()
             .cloned()
@@ -181,21 +172,12 @@ async fn mosquitto_pub_metrics_are_queryable() {
     }
     let t = Instant::now();
     loop {
-        let r: Value = reqwest::Client::new()
-            .post(cfyd.url("influxdb", "/query"))
-            .form(&[
-                ("db", "cloudify"),
-                (
-                    "q",
-                    "SELECT sum(value) FROM temp WHERE node_id = 'dev_00001'",
-                ),
-            ])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let r = influx_query(
+            &cfyd,
+            "cloudify",
+            "SELECT sum(value) FROM temp WHERE node_id = 'dev_00001'",
+        )
+        .await;
         if r["results"][0]["series"][0]["values"][0][1] == 4.0 {
             break;
         }

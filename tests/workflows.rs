@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::Cfyd;
-use common::api::{archive_of, call, run_to_end, start, wait_end};
+use common::api::{archive_of, call, instances, run_to_end, start, wait_end};
 use reqwest::Method;
 use serde_json::json;
 
@@ -431,21 +431,8 @@ async fn runnable_retry_then_succeed_installs_on_the_third_attempt() {
     assert_eq!(code, 201, "{d}");
     let exec = run_to_end(&cfyd, &dep, "install").await;
     assert_eq!(exec["status"], "terminated", "{exec}");
-    let (_, inst) = call(
-        &cfyd,
-        Method::GET,
-        &format!("/node-instances?deployment_id={dep}"),
-        None,
-    )
-    .await;
-    assert!(
-        inst["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|i| i["state"] == "started"),
-        "{inst}"
-    );
+    let inst = instances(&cfyd, &dep, None).await;
+    assert!(inst.iter().all(|i| i["state"] == "started"), "{inst:?}");
     let (_, out) = call(
         &cfyd,
         Method::GET,
@@ -547,20 +534,10 @@ async fn runnable_blueprints_install_and_uninstall() {
         }
         let exec = run_to_end(&cfyd, &dep, "uninstall").await;
         assert_eq!(exec["status"], "terminated", "{name}: {exec}");
-        let (_, inst) = call(
-            &cfyd,
-            Method::GET,
-            &format!("/node-instances?deployment_id={dep}"),
-            None,
-        )
-        .await;
+        let inst = instances(&cfyd, &dep, None).await;
         assert!(
-            inst["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .all(|i| i["state"] == "deleted"),
-            "{name}: {inst}"
+            inst.iter().all(|i| i["state"] == "deleted"),
+            "{name}: {inst:?}"
         );
     }
 }

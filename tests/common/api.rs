@@ -143,3 +143,16 @@ pub async fn events_until(cfyd: &Cfyd, query: &str, done: impl Fn(&[Value]) -> b
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// An InfluxQL query on cfyd's 8086 (`epoch=s`), as JSON.
+pub async fn influx_query(cfyd: &Cfyd, db: &str, q: &str) -> Value {
+    reqwest::Client::new()
+        .post(cfyd.url("influxdb", "/query"))
+        .form(&[("q", q), ("db", db), ("epoch", "s")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
